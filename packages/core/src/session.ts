@@ -1,0 +1,444 @@
+import { timingSafeEqual } from 'node:crypto';
+import { TOKEN_RING_SIZE, isEmptyChange } from './change.js';
+import { ValueError } from './errors.js';
+import { generateId, generateTokenValue, isIdShape } from './ids.js';
+import type { DefaultData, JsonValue, SessionChange, SessionRecord } from './types.js';
+import { cloneJson, setOwn, toStorable } from './value.js';
+
+/** Keys of the session data, or any string when the data is untyped. */
+type Key<Data> = Extract<keyof Data, string>;
+
+/**
+ * What the manager knows about a session that the application does not touch.
+ * Kept behind a symbol so it is not part of the public surface.
+ * @internal
+ */
+export interface SessionState {
+  id: string;
+  /** The id the session was loaded with, when it came from the store. */
+  loadedId: string | undefined;
+  /** The record as loaded (undefined for a new session): base for size checks and keepData. */
+  snapshot: SessionRecord | undefined;
+  isNew: boolean;
+  /** The cookie was signed with an old secret: send it again, signed with the current one. */
+  resign: boolean;
+  /** A record must be written even if nothing changed (after regenerateId). */
+  mustSave: boolean;
+  /** destroy() was called: expire the cookie unless a new session was started after it. */
+  destroyed: boolean;
+  /** regenerateId(true): the new record starts from the stored old one. */
+  keepFrom: string | undefined;
+  /** Ids whose records are deleted at commit (regenerate, destroy, timeout). */
+  deletes: string[];
+  change: SessionChange;
+  createdAt: number;
+  lastSeen: number;
+  committed: Promise<string | undefined> | undefined;
+}
+
+/** @internal */
+export const STATE: unique symbol = Symbol('sess.state');
+
+export interface SessionTimes {
+  idleTimeout: number;
+  absoluteTimeout: number;
+}
+
+/**
+ * One session during one request. Every method is synchronous and works in
+ * memory; the manager applies the recorded changes to the store at commit.
+ *
+ * Reading order for a key: values set with `now()`, then flash values readable
+ * in this request, then session data.
+ *
+ * @example
+ * session.put('cart', ['sku-1']);
+ * session.flash('success', 'Added to cart');
+ * const visits = session.increment('visits');
+ */
+export class Session<Data extends object = DefaultData> {
+  /** @internal */
+  readonly [STATE]: SessionState;
+  #data: Record<string, JsonValue>;
+  /** Flash values readable in this request (delivered from the last one, or flashed now). */
+  #flashNow: Record<string, JsonValue>;
+  /** Flash values for the next request (flashed or reflashed in this one). */
+  #flashNext: Record<string, JsonValue> = {};
+  #nowValues: Record<string, JsonValue> = {};
+  #tokens: string[];
+  #user: string | null;
+  readonly #times: SessionTimes;
+
+  /** @internal Sessions are made by `SessionManager.load`. */
+  constructor(
+    init: { id: string; record: SessionRecord; isNew: boolean; resign?: boolean; flash?: Record<string, JsonValue> },
+    times: SessionTimes,
+  ) {
+    const { record } = init;
+    this.#data = init.isNew ? {} : { ...record.data };
+    this.#flashNow = init.flash ?? {};
+    this.#tokens = [...record.tokens];
+    this.#user = record.user ?? null;
+    this.#times = times;
+    this[STATE] = {
+      id: init.id,
+      loadedId: init.isNew ? undefined : init.id,
+      snapshot: init.isNew ? undefined : record,
+      isNew: init.isNew,
+      resign: init.resign ?? false,
+      mustSave: false,
+      destroyed: false,
+      keepFrom: undefined,
+      deletes: [],
+      change: { lastSeen: record.lastSeen },
+      createdAt: record.createdAt,
+      lastSeen: record.lastSeen,
+      committed: undefined,
+    };
+  }
+
+  // ---- identity and state -------------------------------------------------
+
+  /** The session id (changes after `regenerateId()` or `destroy()`). */
+  get id(): string {
+    return this[STATE].id;
+  }
+
+  /** The session id, as Mako names it. */
+  getId(): string {
+    return this[STATE].id;
+  }
+
+  /** True until the session has been stored: no cookie came in, or it was refused. */
+  get isNew(): boolean {
+    return this[STATE].isNew;
+  }
+
+  /** True when commit has something to write (changes, regenerate, destroy). */
+  get isDirty(): boolean {
+    const s = this[STATE];
+    return s.mustSave || s.destroyed || s.deletes.length > 0 || !isEmptyChange(s.change);
+  }
+
+  /** When the session was created (epoch ms). */
+  get createdAt(): number {
+    return this[STATE].createdAt;
+  }
+
+  /** Last recorded activity (epoch ms); refreshed at most every `touchAfter`. */
+  get lastSeen(): number {
+    return this[STATE].lastSeen;
+  }
+
+  /** When the session will expire if idle from now on (epoch ms). */
+  get expiresAt(): number {
+    const s = this[STATE];
+    return Math.min(s.lastSeen + this.#times.idleTimeout * 1000, s.createdAt + this.#times.absoluteTimeout * 1000);
+  }
+
+  // ---- data ---------------------------------------------------------------
+
+  /**
+   * A value, or `defaultValue` when absent. Flash values readable in this request count.
+   * @example session.get('theme', 'light')
+   */
+  get<K extends Key<Data>>(key: K): Data[K] | undefined;
+  get<K extends Key<Data>>(key: K, defaultValue: Data[K]): Data[K];
+  get<T = unknown>(key: string, defaultValue?: T): T | undefined;
+  get(key: string, defaultValue?: unknown): unknown {
+    const own = Object.prototype.hasOwnProperty;
+    if (own.call(this.#nowValues, key)) return this.#nowValues[key];
+    if (own.call(this.#flashNow, key)) return this.#flashNow[key];
+    if (own.call(this.#data, key)) return this.#data[key];
+    return defaultValue;
+  }
+
+  /**
+   * Stores a value for the rest of the session. Throws `ValueError` at once for
+   * anything that does not survive JSON (functions, symbols, BigInt, cycles, class
+   * instances); the session keeps its own copy.
+   * @example session.put('userId', user.id)
+   */
+  put<K extends Key<Data>>(key: K, value: Data[K]): this;
+  put(key: string, value: unknown): this;
+  put(key: string, value: unknown): this {
+    assertKey(key);
+    if (value === undefined) return this.remove(key);
+    const stored = toStorable(value, key);
+    const change = this[STATE].change;
+    setOwn(this.#data, key, stored);
+    setOwn((change.put ??= {}), key, stored);
+    if (change.increment) delete change.increment[key];
+    if (change.remove) change.remove = change.remove.filter((k) => k !== key);
+    return this;
+  }
+
+  /** `put`, under Masonite's name. */
+  set<K extends Key<Data>>(key: K, value: Data[K]): this;
+  set(key: string, value: unknown): this;
+  set(key: string, value: unknown): this {
+    return this.put(key, value);
+  }
+
+  /** True when `get(key)` would find a value. */
+  has(key: string): boolean {
+    const own = Object.prototype.hasOwnProperty;
+    return own.call(this.#nowValues, key) || own.call(this.#flashNow, key) || own.call(this.#data, key);
+  }
+
+  /** Deletes one key: data, flash and `now` values alike. */
+  remove(key: string): this {
+    assertKey(key);
+    delete this.#data[key];
+    delete this.#flashNow[key];
+    delete this.#flashNext[key];
+    delete this.#nowValues[key];
+    const change = this[STATE].change;
+    if (change.put) delete change.put[key];
+    if (change.increment) delete change.increment[key];
+    if (change.flash) delete change.flash[key];
+    (change.remove ??= []).includes(key) || change.remove.push(key);
+    return this;
+  }
+
+  /** A copy of all readable values: data, then flash, then `now` values on top. */
+  all(): Partial<Data> & Record<string, unknown> {
+    return cloneJson({ ...this.#data, ...this.#flashNow, ...this.#nowValues }) as Partial<Data> & Record<string, unknown>;
+  }
+
+  /** Drops all data and flash values; the id, the user and the CSRF tokens stay. */
+  clear(): this {
+    this.#data = {};
+    this.#flashNow = {};
+    this.#flashNext = {};
+    this.#nowValues = {};
+    const s = this[STATE];
+    s.change = { ...keepMeta(s.change), clear: true, lastSeen: s.change.lastSeen };
+    return this;
+  }
+
+  /**
+   * Adds `by` to a numeric value (a missing value counts as 0) and returns the
+   * result. Applied as an increment at commit, so overlapping requests add up.
+   * @example const visits = session.increment('visits')
+   */
+  increment(key: Key<Data> | (string & {}), by = 1): number {
+    assertKey(key);
+    if (!Number.isFinite(by)) throw new ValueError(`[sess] increment("${key}") needs a finite number, not ${String(by)}.`);
+    const current = Object.prototype.hasOwnProperty.call(this.#data, key) ? this.#data[key] : 0;
+    if (typeof current !== 'number') throw new ValueError(`[sess] cannot increment "${key}": it holds a ${typeof current}, not a number.`);
+    const next = current + by;
+    setOwn(this.#data, key, next);
+    const change = this[STATE].change;
+    if (change.put && Object.prototype.hasOwnProperty.call(change.put, key)) {
+      setOwn(change.put, key, next); // a value put in this request: the new total replaces it
+    } else {
+      const inc = (change.increment ??= {});
+      setOwn(inc, key, (inc[key] ?? 0) + by);
+    }
+    return next;
+  }
+
+  /** `increment(key, -by)`. */
+  decrement(key: Key<Data> | (string & {}), by = 1): number {
+    return this.increment(key, -by);
+  }
+
+  // ---- flash --------------------------------------------------------------
+
+  /**
+   * With a value: flash it, readable now and in the next request only.
+   * With a key alone: the flash value readable in this request, or undefined.
+   * @example session.flash('success', 'Saved'); // then, next request: session.flash('success')
+   */
+  flash<T = unknown>(key: string): T | undefined;
+  flash(key: string, value: unknown): this;
+  flash(key: string, ...rest: unknown[]): unknown {
+    const own = Object.prototype.hasOwnProperty;
+    if (rest.length === 0) {
+      if (own.call(this.#nowValues, key)) return this.#nowValues[key];
+      return own.call(this.#flashNow, key) ? this.#flashNow[key] : undefined;
+    }
+    assertKey(key);
+    const stored = toStorable(rest[0], key);
+    setOwn(this.#flashNow, key, stored);
+    setOwn(this.#flashNext, key, stored);
+    setOwn((this[STATE].change.flash ??= {}), key, stored);
+    return this;
+  }
+
+  /**
+   * Keeps this request's flash values for one more request: all of them, or only `keys`.
+   * @example session.reflash(['error'])
+   */
+  reflash(keys?: string[]): this {
+    const change = this[STATE].change;
+    for (const key of keys ?? Object.keys(this.#flashNow)) {
+      if (!Object.prototype.hasOwnProperty.call(this.#flashNow, key)) continue;
+      const value = this.#flashNow[key] as JsonValue;
+      setOwn(this.#flashNext, key, value);
+      setOwn((change.flash ??= {}), key, value);
+    }
+    return this;
+  }
+
+  /**
+   * A value readable in this request only, never stored (Laravel's `now`).
+   * @example session.now('notice', 'Preview only')
+   */
+  now(key: string, value: unknown): this {
+    assertKey(key);
+    setOwn(this.#nowValues, key, toStorable(value, key));
+    return this;
+  }
+
+  // ---- CSRF tokens --------------------------------------------------------
+
+  /**
+   * A new CSRF token (256 bits, base64url). The session keeps the newest 20;
+   * each validates once.
+   */
+  generateToken(): string {
+    const token = generateTokenValue();
+    this.#tokens.push(token);
+    if (this.#tokens.length > TOKEN_RING_SIZE) this.#tokens.splice(0, this.#tokens.length - TOKEN_RING_SIZE);
+    const change = this[STATE].change;
+    (change.addTokens ??= []).push(token);
+    if (change.addTokens.length > TOKEN_RING_SIZE) change.addTokens.shift();
+    return token;
+  }
+
+  /**
+   * True once for a token of the ring, then false. Never throws. For protection
+   * across parallel requests use the csrf middleware (or `manager.consumeToken`),
+   * which consumes the token atomically in the store before the handler runs.
+   */
+  validateToken(token: unknown): boolean {
+    const index = this.#findToken(token);
+    if (index === -1) return false;
+    this.#dropToken(index);
+    return true;
+  }
+
+  /** @internal The ring index of `token`, compared in constant time, or -1. */
+  #findToken(token: unknown): number {
+    if (typeof token !== 'string' || !isIdShape(token)) return -1;
+    const given = Buffer.from(token);
+    let found = -1;
+    // Compare with every entry, no early exit, so timing says nothing about the ring.
+    for (let i = 0; i < this.#tokens.length; i++) {
+      const candidate = Buffer.from(this.#tokens[i] as string);
+      if (candidate.length === given.length && timingSafeEqual(candidate, given) && found === -1) found = i;
+    }
+    return found;
+  }
+
+  #dropToken(index: number): void {
+    const [token] = this.#tokens.splice(index, 1) as [string];
+    const change = this[STATE].change;
+    const added = change.addTokens?.indexOf(token) ?? -1;
+    // A token made in this request never reached the store: just do not add it.
+    if (added !== -1) change.addTokens!.splice(added, 1);
+    else (change.consumeTokens ??= []).push(token);
+  }
+
+  /** @internal For the manager's atomic consumption: is the token in the ring? */
+  hasToken(token: unknown): boolean {
+    return this.#findToken(token) !== -1;
+  }
+
+  /** @internal The store consumed the token already: forget it without recording a change. */
+  forgetToken(token: string): void {
+    const index = this.#tokens.indexOf(token);
+    if (index !== -1) this.#tokens.splice(index, 1);
+  }
+
+  // ---- users --------------------------------------------------------------
+
+  /**
+   * Ties the session to a user (or unties it with `null`), so that
+   * `manager.listSessions(userId)` and `manager.destroySessions(userId)` find it.
+   * `details` (a user agent, an IP address) are shown by `listSessions`.
+   * @example session.regenerateId(); session.setUser(user.id, { userAgent: req.headers['user-agent'] ?? '' })
+   */
+  setUser(userId: string | null, details?: Record<string, string>): this {
+    if (userId !== null && (typeof userId !== 'string' || userId === '')) {
+      throw new ValueError('[sess] setUser() needs a non-empty string user id, or null.');
+    }
+    const change = this[STATE].change;
+    this.#user = userId;
+    change.user = userId;
+    if (details !== undefined) change.meta = { ...(toStorable(details, 'details') as Record<string, string>) };
+    return this;
+  }
+
+  /** The user set with `setUser`, or null. */
+  get user(): string | null {
+    return this.#user;
+  }
+
+  // ---- lifecycle ----------------------------------------------------------
+
+  /**
+   * Gives the session a new id at commit and deletes the old record: call it
+   * whenever the user's privileges change (sign-in). Data, flash values and tokens
+   * are dropped unless `keepData` is true. Values put after the call are kept.
+   */
+  regenerateId(keepData = false): this {
+    const s = this[STATE];
+    if (s.loadedId !== undefined && !s.deletes.includes(s.loadedId)) s.deletes.push(s.loadedId);
+    if (keepData) {
+      if (s.loadedId !== undefined && s.keepFrom === undefined && !s.destroyed) s.keepFrom = s.loadedId;
+    } else {
+      this.#reset();
+    }
+    s.id = generateId();
+    s.isNew = true;
+    s.mustSave = true;
+    return this;
+  }
+
+  /**
+   * Deletes the session at commit and expires the cookie. Values put after the
+   * call start a new session (a "signed out" flash message works).
+   */
+  destroy(): this {
+    const s = this[STATE];
+    if (s.loadedId !== undefined && !s.deletes.includes(s.loadedId)) s.deletes.push(s.loadedId);
+    this.#reset();
+    s.id = generateId();
+    s.isNew = true;
+    s.mustSave = false;
+    s.destroyed = true;
+    return this;
+  }
+
+  #reset(): void {
+    const s = this[STATE];
+    this.#data = {};
+    this.#flashNow = {};
+    this.#flashNext = {};
+    this.#nowValues = {};
+    this.#tokens = [];
+    this.#user = null;
+    s.keepFrom = undefined;
+    s.change = { lastSeen: s.change.lastSeen };
+  }
+
+  toJSON(): Record<string, unknown> {
+    return this.all();
+  }
+}
+
+function keepMeta(change: SessionChange): Partial<SessionChange> {
+  const kept: Partial<SessionChange> = {};
+  if (change.user !== undefined) kept.user = change.user;
+  if (change.meta !== undefined) kept.meta = change.meta;
+  if (change.addTokens) kept.addTokens = change.addTokens;
+  if (change.consumeTokens) kept.consumeTokens = change.consumeTokens;
+  return kept;
+}
+
+function assertKey(key: unknown): asserts key is string {
+  if (typeof key !== 'string' || key === '') throw new ValueError('[sess] session keys must be non-empty strings.');
+}

@@ -15,3 +15,4 @@ export type {
   StoredSession,
   UpdateResult,
 } from './types.js';
+export { createCsrfCheck, CSRF_VARY, type CsrfOptions, type CsrfRequest } from './csrf.js';

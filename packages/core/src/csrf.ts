@@ -1,0 +1,109 @@
+import { CsrfError } from './errors.js';
+import type { SessionManager } from './manager.js';
+import type { Session } from './session.js';
+
+export interface CsrfOptions {
+  /**
+   * Other origins allowed to send unsafe requests (`https://admin.example.com`).
+   * The request's own origin (from its Host header) is always allowed.
+   * @default []
+   */
+  origins?: string[];
+  /** Accept `Sec-Fetch-Site: same-site` (a sibling subdomain). @default false */
+  allowSameSite?: boolean;
+  /** Form field that carries the token. @default '_token' */
+  field?: string;
+  /** Header that carries the token. @default 'x-csrf-token' */
+  header?: string;
+  /** Methods that are never checked. @default ['GET', 'HEAD', 'OPTIONS'] */
+  ignoreMethods?: string[];
+}
+
+/** What a CSRF check needs to know of a request, whatever the framework. */
+export interface CsrfRequest {
+  method: string;
+  /** A request header by lower-case name. */
+  header(name: string): string | undefined;
+  /** The parsed body, if the app parsed one (the token's form field is read from it). */
+  body?: unknown;
+}
+
+/** The headers an unsafe response depends on; adapters add them to `Vary`. */
+export const CSRF_VARY = 'Sec-Fetch-Site, Origin';
+
+/**
+ * Builds the CSRF check the adapters run before a handler. An unsafe request
+ * (POST, PUT, PATCH, DELETE, ...) passes when:
+ * 1. Fetch Metadata allows it: `Sec-Fetch-Site` is `same-origin` or `none`
+ *    (`same-site` only with `allowSameSite`); without that header, an `Origin`
+ *    header, when present, must be the request's own origin or a configured one;
+ * 2. it carries a token from the session's ring (form field `_token` or header
+ *    `x-csrf-token`; never the query string or a cookie), consumed atomically
+ *    in the store, so of two requests with one token exactly one passes.
+ * Otherwise it throws a `CsrfError` (status 403).
+ *
+ * @example
+ * const check = createCsrfCheck({ origins: ['https://example.com'] });
+ * await check(manager, session, { method: req.method, header: (n) => req.headers[n], body: req.body });
+ */
+export function createCsrfCheck(options: CsrfOptions = {}) {
+  const field = options.field ?? '_token';
+  const header = (options.header ?? 'x-csrf-token').toLowerCase();
+  const safe = new Set((options.ignoreMethods ?? ['GET', 'HEAD', 'OPTIONS']).map((m) => m.toUpperCase()));
+  const origins = new Set((options.origins ?? []).map(normaliseOrigin));
+  const allowSameSite = options.allowSameSite ?? false;
+
+  function checkSource(request: CsrfRequest): void {
+    const site = request.header('sec-fetch-site');
+    if (site !== undefined) {
+      // Why Fetch Metadata first: the browser sets it and a page cannot forge it,
+      // so a cross-site form post is refused before any token lookup.
+      if (site === 'same-origin' || site === 'none') return;
+      if (site === 'same-site' && allowSameSite) return;
+      const origin = request.header('origin');
+      if (origin !== undefined && origins.has(normaliseOrigin(origin))) return;
+      throw new CsrfError(`[sess] CSRF check refused a ${site} request: allow its origin with csrf({ origins })${site === 'same-site' ? ' or allowSameSite' : ''}.`, 'cross-site');
+    }
+    const origin = request.header('origin');
+    if (origin === undefined) return; // not a browser, or an old one: the token decides
+    const host = request.header('host');
+    if (origins.has(normaliseOrigin(origin))) return;
+    if (origin !== 'null' && host !== undefined && hostOf(origin) === host.toLowerCase()) return;
+    throw new CsrfError(`[sess] CSRF check refused a request from origin ${origin}: allow it with csrf({ origins }).`, 'origin-mismatch');
+  }
+
+  function tokenOf(request: CsrfRequest): string | undefined {
+    const fromHeader = request.header(header);
+    if (typeof fromHeader === 'string' && fromHeader !== '') return fromHeader;
+    const body = request.body;
+    if (body !== null && typeof body === 'object' && Object.prototype.hasOwnProperty.call(body, field)) {
+      const value = (body as Record<string, unknown>)[field];
+      if (typeof value === 'string') return value;
+    }
+    return undefined;
+  }
+
+  return async function csrfCheck<Data extends object>(manager: SessionManager<Data>, session: Session<Data>, request: CsrfRequest): Promise<void> {
+    if (safe.has(request.method.toUpperCase())) return;
+    checkSource(request);
+    const token = tokenOf(request);
+    if (token === undefined) {
+      throw new CsrfError(`[sess] CSRF token missing: send it in the "${field}" form field or the "${header}" header.`, 'missing-token');
+    }
+    if (!(await manager.consumeToken(session, token))) {
+      throw new CsrfError('[sess] CSRF token invalid, expired or already used: render the form again with a new session.generateToken().', 'invalid-token');
+    }
+  };
+}
+
+function normaliseOrigin(origin: string): string {
+  return origin.trim().replace(/\/+$/, '').toLowerCase();
+}
+
+function hostOf(origin: string): string | undefined {
+  try {
+    return new URL(origin).host.toLowerCase();
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,36 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { MemoryStore, emptyRecord } from '../src/index.js';
+import { testStore } from '../src/testing.js';
+
+testStore({
+  name: 'MemoryStore',
+  create: () => new MemoryStore({ sweepInterval: 0 }),
+  cleanup: (store) => store.close(),
+  corrupt: async (store, id) => {
+    store.entries.get(id)!.json = '{"data": [unterminated';
+  },
+});
+
+describe('MemoryStore', () => {
+  let store: MemoryStore | undefined;
+  afterEach(() => store?.close());
+
+  it('sweeps expired records on its timer', async () => {
+    let now = 1_000;
+    store = new MemoryStore({ sweepInterval: 0.05, clock: () => now });
+    await store.set('a', emptyRecord(now), 1);
+    await store.set('b', emptyRecord(now), 10);
+    now += 2_000;
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    expect(store.size).toBe(1);
+    expect(await store.get('b')).toBeDefined();
+  });
+
+  it('keeps its own copy: changing a record after set changes nothing stored', async () => {
+    store = new MemoryStore({ sweepInterval: 0 });
+    const record = { ...emptyRecord(1), data: { list: [1] } };
+    await store.set('a', record, 60);
+    (record.data.list as number[]).push(2);
+    expect((await store.get('a'))!.data.list).toEqual([1]);
+  });
+});

@@ -1,0 +1,2 @@
+export { requireService, SERVICES, type ServiceName } from './services.js';
+export { HttpClient } from './http-client.js';

@@ -1,0 +1,581 @@
+import { createHmac } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, CsrfError, MemoryStore, SessionError, SessionManager, StoreError, createCsrfCheck, type Store } from '../src/index.js';
+import { TestClient, testSecret } from '../src/testing.js';
+
+/** A real MemoryStore that counts every call made to it. */
+function countingStore(inner = new MemoryStore({ sweepInterval: 0 })) {
+  const calls: Record<string, number> = {};
+  const store = new Proxy(inner, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (typeof value !== 'function' || typeof prop !== 'string') return value;
+      return (...args: unknown[]) => {
+        calls[prop] = (calls[prop] ?? 0) + 1;
+        return value.apply(target, args);
+      };
+    },
+  });
+  const total = () => Object.values(calls).reduce((a, b) => a + b, 0);
+  const reset = () => {
+    for (const k of Object.keys(calls)) delete calls[k];
+  };
+  return { store, calls, total, reset, inner };
+}
+
+const secret = testSecret();
+const make = (options: Partial<ConstructorParameters<typeof SessionManager>[0]> = {}) =>
+  new SessionManager({ secret, store: new MemoryStore({ sweepInterval: 0 }), cookie: { secure: false }, ...options });
+
+async function signedInClient(manager: SessionManager) {
+  const client = new TestClient(manager);
+  const first = await client.request((s) => s.put('user', 'ada'));
+  return { client, id: first.session.id, cookie: client.cookie! };
+}
+
+describe('loading a cookie', () => {
+  it('no cookie gives a fresh empty session with a new id', async () => {
+    const manager = make();
+    const a = await manager.load(undefined);
+    const b = await manager.load('');
+    expect(a.isNew && b.isNew).toBe(true);
+    expect(a.all()).toEqual({});
+    expect(a.id).not.toBe(b.id);
+  });
+
+  it('a valid cookie among other cookies loads the session', async () => {
+    const manager = make();
+    const { id, cookie } = await signedInClient(manager);
+    const session = await manager.load(`theme=dark; ${cookie}; other=1`);
+    expect(session.id).toBe(id);
+    expect(session.get('user')).toBe('ada');
+  });
+
+  it('a cookie whose name only ends with ours is not ours', async () => {
+    const manager = make();
+    const { id, cookie } = await signedInClient(manager);
+    expect((await manager.load(`x${cookie}`)).id).not.toBe(id);
+    expect((await manager.load(`x${cookie}; ${cookie}`)).id).toBe(id);
+  });
+
+  it('with several cookies of our name, the first one that verifies wins', async () => {
+    const manager = make();
+    const { id, cookie } = await signedInClient(manager);
+    const session = await manager.load(`sess=garbage; ${cookie}`);
+    expect(session.id).toBe(id);
+  });
+
+  const tamperings: Array<[string, (cookie: string) => string]> = [
+    ['one flipped byte in the signature', (c) => c.slice(0, -5) + (c.at(-5) === 'A' ? 'B' : 'A') + c.slice(-4)],
+    ['one flipped byte in the id', (c) => c.slice(0, 6) + (c[6] === 'A' ? 'B' : 'A') + c.slice(7)],
+    ['a truncated signature', (c) => c.slice(0, -1)],
+    ['extra characters after a valid signature', (c) => `${c}x`],
+    ['no signature', (c) => c.slice(0, c.indexOf('.'))],
+    ['an empty value', () => 'sess='],
+    ['random bytes', () => `sess=${Buffer.from([0, 255, 10, 59, 61]).toString('latin1')}`],
+    ['percent-encoding', (c) => c.replace('.', '%2E')],
+    ['a path in the id', () => `sess=../../etc/passwd.${'A'.repeat(43)}`],
+    ['non-canonical base64url in the signature', (c) => c.slice(0, -1) + (c.endsWith('A') ? 'B' : 'A')],
+  ];
+
+  it.each(tamperings)('%s gives a fresh session without reading the store', async (_, tamper) => {
+    const counting = countingStore();
+    const manager = make({ store: counting.store });
+    const { id, cookie } = await signedInClient(manager);
+    counting.reset();
+    const session = await manager.load(tamper(cookie));
+    expect(session.isNew).toBe(true);
+    expect(session.id).not.toBe(id);
+    expect(counting.total()).toBe(0);
+  });
+
+  it('a cookie signed with an unknown secret gives a fresh session without reading the store', async () => {
+    const counting = countingStore();
+    const stranger = make({ store: counting.store, secret: testSecret() });
+    const { cookie } = await signedInClient(stranger);
+    const manager = make({ store: counting.store });
+    counting.reset();
+    const session = await manager.load(cookie);
+    expect(session.isNew).toBe(true);
+    expect(counting.total()).toBe(0);
+  });
+
+  it('a correctly signed id the store does not know gives a fresh session with another id (no fixation)', async () => {
+    const counting = countingStore();
+    const manager = make({ store: counting.store });
+    const chosen = 'A'.repeat(43);
+    const signature = createHmac('sha256', secret).update(chosen).digest('base64url');
+    counting.reset();
+    const session = await manager.load(`sess=${chosen}.${signature}`);
+    expect(counting.calls.get).toBe(1);
+    expect(session.isNew).toBe(true);
+    expect(session.id).not.toBe(chosen);
+    session.put('x', 1);
+    const setCookie = await manager.commit(session);
+    expect(setCookie).not.toContain(chosen);
+    expect(await counting.inner.get(chosen)).toBeUndefined();
+  });
+
+  it('an id of the wrong shape is refused even when signed correctly', async () => {
+    const counting = countingStore();
+    const manager = make({ store: counting.store });
+    for (const id of ['short', 'A'.repeat(42), 'A'.repeat(44), `${'A'.repeat(42)}/`, '../'.repeat(15)]) {
+      const signature = createHmac('sha256', secret).update(id).digest('base64url');
+      const session = await manager.load(`sess=${id}.${signature}`);
+      expect(session.isNew).toBe(true);
+    }
+    expect(counting.total()).toBe(0);
+  });
+
+  it('a huge cookie header is handled without reading the store', async () => {
+    const counting = countingStore();
+    const manager = make({ store: counting.store });
+    const header = Array.from({ length: 5_000 }, (_, i) => `sess=${i}`).join('; ');
+    const session = await manager.load(header);
+    expect(session.isNew).toBe(true);
+    expect(counting.total()).toBe(0);
+  });
+});
+
+describe('secrets', () => {
+  it('a secret shorter than 32 bytes is a ConfigError at construction', () => {
+    expect(() => new SessionManager({ secret: 'x'.repeat(31) })).toThrow(ConfigError);
+    expect(() => new SessionManager({ secret: [testSecret(), 'short'] })).toThrow(/at least 32 bytes/);
+    expect(() => new SessionManager({ secret: [] })).toThrow(ConfigError);
+    expect(() => new SessionManager({ secret: undefined as unknown as string })).toThrow(ConfigError);
+  });
+
+  it('rotation: signs with the first secret, accepts the others, and re-issues old cookies signed with the new one', async () => {
+    const store = new MemoryStore({ sweepInterval: 0 });
+    const [oldSecret, newSecret] = [testSecret(), testSecret()];
+    const before = new SessionManager({ secret: oldSecret, store, cookie: { secure: false } });
+    const { id, cookie } = await signedInClient(before);
+    const after = new SessionManager({ secret: [newSecret, oldSecret], store, cookie: { secure: false } });
+    const session = await after.load(cookie);
+    expect(session.id).toBe(id);
+    expect(session.get('user')).toBe('ada');
+    const reissued = await after.commit(session);
+    const expected = createHmac('sha256', newSecret).update(id).digest('base64url');
+    expect(reissued).toContain(`sess=${id}.${expected};`);
+    // Once the old secret is removed, a cookie signed with it is refused (no adoption).
+    const only = new SessionManager({ secret: newSecret, store, cookie: { secure: false } });
+    const refused = await only.load(cookie);
+    expect(refused.isNew).toBe(true);
+    expect(refused.id).not.toBe(id);
+    expect((await only.load(reissued!.split(';')[0])).id).toBe(id);
+  });
+});
+
+describe('ids', () => {
+  it('are 32 CSPRNG bytes in base64url, and 100,000 are distinct', async () => {
+    const manager = make();
+    const ids = new Set<string>();
+    for (let i = 0; i < 100_000; i++) {
+      const session = await manager.load(undefined);
+      ids.add(session.id);
+    }
+    expect(ids.size).toBe(100_000);
+    for (const id of [...ids].slice(0, 100)) {
+      expect(id).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(Buffer.from(id, 'base64url')).toHaveLength(32);
+    }
+  });
+});
+
+describe('cookie attributes', () => {
+  const cookieOf = async (options: ConstructorParameters<typeof SessionManager>[0]['cookie'], env?: string) => {
+    const previous = process.env.NODE_ENV;
+    if (env !== undefined) process.env.NODE_ENV = env;
+    try {
+      const manager = new SessionManager({ secret, store: new MemoryStore({ sweepInterval: 0 }), cookie: options });
+      const session = await manager.load(undefined);
+      session.put('a', 1);
+      return (await manager.commit(session))!;
+    } finally {
+      process.env.NODE_ENV = previous;
+    }
+  };
+
+  it('defaults to HttpOnly; SameSite=Lax; Path=/ and Secure outside development', async () => {
+    const prod = await cookieOf(undefined, 'production');
+    expect(prod).toMatch(/^sess=[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
+    const dev = await cookieOf(undefined, 'development');
+    expect(dev).not.toContain('Secure');
+    expect(dev).toContain('HttpOnly');
+  });
+
+  it('supports domain, maxAge, strict, partitioned and a __Host- name', async () => {
+    const c = await cookieOf({ name: '__Host-sid', secure: true, partitioned: true, sameSite: 'strict', maxAge: 3600 });
+    expect(c).toMatch(/^__Host-sid=\S+; Max-Age=3600; Path=\/; HttpOnly; Secure; SameSite=Strict; Partitioned$/);
+    expect(await cookieOf({ domain: 'example.com', secure: false, httpOnly: false, sameSite: false })).toMatch(/; Path=\/; Domain=example\.com$/);
+  });
+
+  it('refuses __Host- names with a Domain, a Path other than / or no Secure', () => {
+    expect(() => make({ cookie: { name: '__Host-sid', secure: true, domain: 'example.com' } })).toThrow(ConfigError);
+    expect(() => make({ cookie: { name: '__Host-sid', secure: true, path: '/app' } })).toThrow(/__Host-/);
+    expect(() => make({ cookie: { name: '__Host-sid', secure: false } })).toThrow(ConfigError);
+    expect(() => make({ cookie: { name: '__Secure-sid', secure: false } })).toThrow(ConfigError);
+  });
+
+  it('refuses values containing ";" or control characters, and bad names', () => {
+    expect(() => make({ cookie: { path: '/; Domain=evil.com' } })).toThrow(ConfigError);
+    expect(() => make({ cookie: { domain: 'example.com\r\nSet-Cookie: x=1' } })).toThrow(ConfigError);
+    expect(() => make({ cookie: { name: 'bad name' } })).toThrow(ConfigError);
+    expect(() => make({ cookie: { name: 'a;b' } })).toThrow(ConfigError);
+    expect(() => make({ cookie: { sameSite: 'none', secure: false } })).toThrow(ConfigError);
+  });
+});
+
+describe('writes', () => {
+  it('an untouched new session is neither stored nor given a cookie', async () => {
+    const counting = countingStore();
+    const manager = make({ store: counting.store });
+    const session = await manager.load(undefined);
+    session.get('x');
+    session.has('y');
+    expect(await manager.commit(session)).toBeUndefined();
+    expect(counting.total()).toBe(0);
+  });
+
+  it('saveUninitialized stores and sends a cookie for an empty new session', async () => {
+    const counting = countingStore();
+    const manager = make({ store: counting.store, saveUninitialized: true });
+    const session = await manager.load(undefined);
+    expect(await manager.commit(session)).toMatch(/^sess=/);
+    expect(counting.calls.set).toBe(1);
+  });
+
+  it('an unchanged existing session costs one read and no write', async () => {
+    const counting = countingStore();
+    const manager = make({ store: counting.store });
+    const { client } = await signedInClient(manager);
+    counting.reset();
+    const { setCookie } = await client.request((s) => s.get('user'));
+    expect(setCookie).toBeUndefined();
+    expect(counting.calls).toEqual({ get: 1 });
+  });
+
+  it('a changed session is written once per request, however many changes', async () => {
+    const counting = countingStore();
+    const manager = make({ store: counting.store });
+    const { client } = await signedInClient(manager);
+    counting.reset();
+    await client.request((s) => {
+      for (let i = 0; i < 10; i++) s.put(`k${i}`, i);
+      s.increment('n');
+      s.flash('f', 1);
+      s.generateToken();
+    });
+    expect(counting.calls).toEqual({ get: 1, update: 1 });
+  });
+
+  it('rolling expiry refreshes with one small write only after touchAfter has passed', async () => {
+    let now = 1_000_000;
+    const counting = countingStore(new MemoryStore({ sweepInterval: 0, clock: () => now }));
+    const manager = make({ store: counting.store, clock: () => now, idleTimeout: 600, touchAfter: 60 });
+    const { client } = await signedInClient(manager);
+    counting.reset();
+    now += 30_000;
+    await client.request((s) => s.get('user'));
+    expect(counting.calls).toEqual({ get: 1 });
+    now += 31_000;
+    await client.request((s) => s.get('user'));
+    expect(counting.calls).toEqual({ get: 2, update: 1 });
+  });
+
+  it('commit called twice writes once and returns the same cookie', async () => {
+    const counting = countingStore();
+    const manager = make({ store: counting.store });
+    const session = await manager.load(undefined);
+    session.put('a', 1);
+    const [a, b] = await Promise.all([manager.commit(session), manager.commit(session)]);
+    expect(a).toBe(b);
+    expect(counting.calls.set).toBe(1);
+  });
+
+  it('a maxAge cookie is re-sent when rolling refreshes it', async () => {
+    let now = 1_000_000;
+    const manager = make({ clock: () => now, store: new MemoryStore({ sweepInterval: 0, clock: () => now }), cookie: { secure: false, maxAge: 600 }, idleTimeout: 600 });
+    const { client } = await signedInClient(manager);
+    now += 120_000;
+    const { setCookie } = await client.request((s) => s.get('user'));
+    expect(setCookie).toMatch(/Max-Age=600/);
+  });
+});
+
+describe('timeouts', () => {
+  function clocked(options: { idleTimeout?: number; absoluteTimeout?: number } = {}) {
+    const clock = { now: 1_700_000_000_000 };
+    const store = new MemoryStore({ sweepInterval: 0, clock: () => clock.now });
+    const manager = new SessionManager({ secret, store, cookie: { secure: false }, clock: () => clock.now, ...options });
+    return { clock, store, manager, client: new TestClient(manager) };
+  }
+
+  it('have OWASP-minded defaults: 30 minutes idle, 8 hours absolute', () => {
+    const manager = make();
+    expect(manager.idleTimeout).toBe(1800);
+    expect(manager.absoluteTimeout).toBe(28800);
+  });
+
+  it('a session idle for longer than idleTimeout is deleted and replaced by a fresh one', async () => {
+    const { clock, manager, client } = clocked({ idleTimeout: 60 });
+    const first = await client.request((s) => s.put('user', 'ada'));
+    clock.now += 59_000;
+    expect((await client.request((s) => s.get('user'))).result).toBe('ada');
+    clock.now += 61_000;
+    // The store's own expiry must not hide the server-side check: use a store without expiry.
+    const next = await client.request((s) => [s.isNew, s.get('user')]);
+    expect(next.result).toEqual([true, undefined]);
+    expect(next.session.id).not.toBe(first.session.id);
+    expect(await manager.store.get(first.session.id)).toBeUndefined();
+  });
+
+  it('the idle check uses the timestamps in the record, even when the store still has it', async () => {
+    const clock = { now: 1_700_000_000_000 };
+    const forever = new MemoryStore({ sweepInterval: 0 }); // real clock: its expiry never runs out here
+    const manager = new SessionManager({ secret, store: forever, cookie: { secure: false }, clock: () => clock.now, idleTimeout: 60 });
+    const client = new TestClient(manager);
+    const first = await client.request((s) => s.put('user', 'ada'));
+    clock.now += 61_000;
+    expect(await forever.get(first.session.id)).toBeDefined();
+    expect((await client.request((s) => s.isNew)).result).toBe(true);
+    expect(await forever.get(first.session.id)).toBeUndefined();
+  });
+
+  it('activity keeps an idle timeout from running out, but not the absolute one', async () => {
+    const { clock, client } = clocked({ idleTimeout: 600, absoluteTimeout: 3600 });
+    const first = await client.request((s) => s.put('user', 'ada'));
+    for (let minutes = 5; minutes < 60; minutes += 5) {
+      clock.now += 5 * 60_000;
+      const r = await client.request((s) => s.get('user'));
+      expect(r.result).toBe('ada');
+      expect(r.session.id).toBe(first.session.id);
+    }
+    clock.now += 5 * 60_000 + 1;
+    expect((await client.request((s) => [s.isNew, s.get('user')])).result).toEqual([true, undefined]);
+  });
+
+  it('a cookie cannot extend a session: timeouts come from the stored record only', async () => {
+    const { clock, client } = clocked({ idleTimeout: 60 });
+    await client.request((s) => s.put('user', 'ada'));
+    const cookie = client.cookie;
+    clock.now += 120_000;
+    const replay = new TestClient(client.manager);
+    replay.cookie = cookie;
+    expect((await replay.request((s) => s.isNew)).result).toBe(true);
+  });
+
+  it('expiresAt reports the nearer of the two deadlines', async () => {
+    const { clock, client } = clocked({ idleTimeout: 600, absoluteTimeout: 3600 });
+    const start = clock.now;
+    const { session } = await client.request((s) => s.put('a', 1));
+    expect(session.expiresAt).toBe(start + 600_000);
+  });
+});
+
+describe('concurrency', () => {
+  it('two overlapping requests that change different keys both survive', async () => {
+    const manager = make();
+    const { client } = await signedInClient(manager);
+    const a = await manager.load(client.cookie);
+    const b = await manager.load(client.cookie);
+    a.put('fromA', 1);
+    b.put('fromB', 2);
+    await manager.commit(a);
+    await manager.commit(b);
+    expect((await client.request((s) => s.all())).result).toEqual({ user: 'ada', fromA: 1, fromB: 2 });
+  });
+
+  it('50 overlapping increments give 50', async () => {
+    const manager = make();
+    const { client } = await signedInClient(manager);
+    const sessions = await Promise.all(Array.from({ length: 50 }, () => manager.load(client.cookie)));
+    for (const s of sessions) s.increment('n');
+    await Promise.all(sessions.map((s) => manager.commit(s)));
+    expect((await client.request((s) => s.get('n'))).result).toBe(50);
+  });
+
+  it('a request that finishes after another destroyed the session does not bring it back', async () => {
+    const manager = make();
+    const { client, id } = await signedInClient(manager);
+    const slow = await manager.load(client.cookie);
+    await client.request((s) => s.destroy());
+    slow.put('late', true);
+    expect(await manager.commit(slow)).toBeUndefined();
+    expect(await manager.store.get(id)).toBeUndefined();
+  });
+
+  it('a flash value is delivered to exactly one of two overlapping requests', async () => {
+    const manager = make();
+    const { client } = await signedInClient(manager);
+    await client.request((s) => s.flash('msg', 'once'));
+    const [a, b] = await Promise.all([manager.load(client.cookie), manager.load(client.cookie)]);
+    expect([a.flash('msg'), b.flash('msg')].filter(Boolean)).toEqual(['once']);
+  });
+
+  it('consumeToken passes exactly one of overlapping uses of one token', async () => {
+    const manager = make();
+    const { client } = await signedInClient(manager);
+    const { result: token } = await client.request((s) => s.generateToken());
+    const sessions = await Promise.all(Array.from({ length: 5 }, () => manager.load(client.cookie)));
+    const results = await Promise.all(sessions.map((s) => manager.consumeToken(s, token)));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect(await manager.consumeToken(await manager.load(client.cookie), token)).toBe(false);
+  });
+
+  it('without store.update, commit falls back to read-merge-write', async () => {
+    const inner = new MemoryStore({ sweepInterval: 0 });
+    const plain: Store = { get: (id) => inner.get(id), set: (id, r, t) => inner.set(id, r, t), destroy: (id) => inner.destroy(id), touch: (id, t) => inner.touch(id, t) };
+    const manager = make({ store: plain });
+    const { client } = await signedInClient(manager);
+    await client.request((s) => s.put('b', 2).increment('n'));
+    expect((await client.request((s) => s.all())).result).toEqual({ user: 'ada', b: 2, n: 1 });
+  });
+});
+
+describe('store failures', () => {
+  function failing(mode: 'throw' | 'reject' | 'hang') {
+    const inner = new MemoryStore({ sweepInterval: 0 });
+    let broken = false;
+    const fail = <T>(run: () => Promise<T>): Promise<T> => {
+      if (!broken) return run();
+      if (mode === 'throw') throw new Error('ECONNREFUSED');
+      if (mode === 'reject') return Promise.reject(new Error('ECONNREFUSED'));
+      return new Promise<T>(() => {});
+    };
+    const store: Store = {
+      get: (id) => fail(() => inner.get(id)),
+      set: (id, r, t) => fail(() => inner.set(id, r, t)),
+      destroy: (id) => fail(() => inner.destroy(id)),
+      touch: (id, t) => fail(() => inner.touch(id, t)),
+      update: (id, c, t) => fail(() => inner.update(id, c, t)),
+    };
+    return { store, inner, breakIt: () => (broken = true) };
+  }
+
+  it.each(['throw', 'reject'] as const)('a store that fails (%s) surfaces StoreError with its cause from load and commit, never a fresh session', async (mode) => {
+    const { store, breakIt } = failing(mode);
+    const manager = make({ store });
+    const { client } = await signedInClient(manager);
+    const loaded = await manager.load(client.cookie);
+    breakIt();
+    const err = await manager.load(client.cookie).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StoreError);
+    expect(err).toBeInstanceOf(SessionError);
+    expect((err as StoreError).code).toBe('E_STORE');
+    expect((err as StoreError).status).toBe(503);
+    expect((err as StoreError).message).toMatch(/^\[sess\] the session store failed to read the session: ECONNREFUSED/);
+    expect(((err as StoreError).cause as Error).message).toBe('ECONNREFUSED');
+    loaded.put('x', 1);
+    await expect(manager.commit(loaded)).rejects.toBeInstanceOf(StoreError);
+  });
+
+  it('a store that hangs times out with a StoreError after storeTimeout', async () => {
+    const { store, breakIt } = failing('hang');
+    const manager = make({ store, storeTimeout: 100 });
+    const { client } = await signedInClient(manager);
+    breakIt();
+    const started = Date.now();
+    await expect(manager.load(client.cookie)).rejects.toMatchObject({ name: 'StoreError', code: 'E_STORE_TIMEOUT' });
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  it('the data survives an outage: after it, the same session is back intact', async () => {
+    const { store, inner, breakIt } = failing('reject');
+    const manager = make({ store });
+    const { client, id } = await signedInClient(manager);
+    breakIt();
+    await expect(manager.load(client.cookie)).rejects.toBeInstanceOf(StoreError);
+    expect((await inner.get(id))?.data).toEqual({ user: 'ada' });
+  });
+});
+
+describe('configuration', () => {
+  it('refuses a store without the contract methods and bad numbers', () => {
+    expect(() => make({ store: {} as Store })).toThrow(/options.store has no get\(\) method/);
+    expect(() => make({ idleTimeout: -1 })).toThrow(ConfigError);
+    expect(() => make({ maxSize: 0 })).toThrow(ConfigError);
+    expect(() => make({ storeTimeout: Number.NaN })).toThrow(ConfigError);
+  });
+});
+
+describe('users', () => {
+  it('lists a user\'s live sessions and signs out everywhere but here', async () => {
+    const manager = make();
+    const devices = [new TestClient(manager), new TestClient(manager), new TestClient(manager)];
+    for (const [i, device] of devices.entries()) {
+      await device.request((s) => {
+        s.regenerateId();
+        s.setUser('u1', { userAgent: `device ${i}` });
+      });
+    }
+    const other = new TestClient(manager);
+    await other.request((s) => s.setUser('u2'));
+    const here = await manager.load(devices[0]!.cookie);
+    const list = await manager.listSessions('u1', { current: here });
+    expect(list).toHaveLength(3);
+    expect(list.filter((s) => s.current)).toHaveLength(1);
+    expect(list.map((s) => s.details.userAgent).sort()).toEqual(['device 0', 'device 1', 'device 2']);
+    expect(list[0]!.idPrefix).toHaveLength(8);
+    expect(await manager.destroySessions('u1', { except: here })).toBe(2);
+    expect((await devices[1]!.request((s) => s.isNew)).result).toBe(true);
+    expect((await devices[0]!.request((s) => s.user)).result).toBe('u1');
+    expect(await manager.listSessions('u2')).toHaveLength(1);
+  });
+
+  it('without a user index the error says what is missing', async () => {
+    const inner = new MemoryStore({ sweepInterval: 0 });
+    const plain: Store = { get: (id) => inner.get(id), set: (id, r, t) => inner.set(id, r, t), destroy: (id) => inner.destroy(id), touch: (id, t) => inner.touch(id, t) };
+    await expect(make({ store: plain }).listSessions('u')).rejects.toMatchObject({ code: 'E_UNSUPPORTED' });
+  });
+});
+
+describe('createCsrfCheck', () => {
+  async function prepared(options?: Parameters<typeof createCsrfCheck>[0]) {
+    const manager = make();
+    const client = new TestClient(manager);
+    const { result: token } = await client.request((s) => s.generateToken());
+    const check = createCsrfCheck(options);
+    const run = async (method: string, headers: Record<string, string>, body?: unknown) => {
+      const session = await manager.load(client.cookie);
+      return check(manager, session, { method, header: (n) => headers[n], body });
+    };
+    return { run, token };
+  }
+
+  it('lets safe methods through without a token', async () => {
+    const { run } = await prepared();
+    for (const method of ['GET', 'HEAD', 'OPTIONS']) await expect(run(method, { 'sec-fetch-site': 'cross-site' })).resolves.toBeUndefined();
+  });
+
+  it('requires a token from the ring on unsafe methods, from the header or the _token field, once', async () => {
+    const { run, token } = await prepared();
+    await expect(run('POST', {})).rejects.toMatchObject({ name: 'CsrfError', reason: 'missing-token', status: 403 });
+    await expect(run('PUT', { 'x-csrf-token': 'A'.repeat(43) })).rejects.toMatchObject({ reason: 'invalid-token' });
+    await expect(run('POST', {}, { _token: token })).resolves.toBeUndefined();
+    await expect(run('DELETE', { 'x-csrf-token': token })).rejects.toBeInstanceOf(CsrfError);
+  });
+
+  it('applies Fetch Metadata first, then the Origin header', async () => {
+    const { run, token } = await prepared({ origins: ['https://admin.example.com'] });
+    await expect(run('POST', { 'sec-fetch-site': 'cross-site', 'x-csrf-token': token })).rejects.toMatchObject({ reason: 'cross-site' });
+    await expect(run('POST', { 'sec-fetch-site': 'same-site', 'x-csrf-token': token })).rejects.toMatchObject({ reason: 'cross-site' });
+    await expect(run('POST', { origin: 'https://evil.example', host: 'app.example.com', 'x-csrf-token': token })).rejects.toMatchObject({ reason: 'origin-mismatch' });
+    await expect(run('POST', { origin: 'null', host: 'app.example.com', 'x-csrf-token': token })).rejects.toMatchObject({ reason: 'origin-mismatch' });
+    await expect(run('POST', { origin: 'https://app.example.com', host: 'app.example.com', 'x-csrf-token': token })).resolves.toBeUndefined();
+  });
+
+  it('accepts same-site when allowed, configured origins, and same-origin', async () => {
+    const first = await prepared({ allowSameSite: true });
+    await expect(first.run('POST', { 'sec-fetch-site': 'same-site', 'x-csrf-token': first.token })).resolves.toBeUndefined();
+    const second = await prepared({ origins: ['https://admin.example.com/'] });
+    await expect(second.run('PATCH', { 'sec-fetch-site': 'cross-site', origin: 'https://admin.example.com', 'x-csrf-token': second.token })).resolves.toBeUndefined();
+    const third = await prepared();
+    await expect(third.run('POST', { 'sec-fetch-site': 'same-origin', 'x-csrf-token': third.token })).resolves.toBeUndefined();
+  });
+
+  it('never reads the token from anywhere but the header and the body field', async () => {
+    const { run, token } = await prepared();
+    await expect(run('POST', { cookie: `_token=${token}`, 'x-other': token }, { token })).rejects.toMatchObject({ reason: 'missing-token' });
+  });
+});

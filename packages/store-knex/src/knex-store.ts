@@ -1,0 +1,338 @@
+import { debuglog } from 'node:util';
+import type { Knex } from 'knex';
+import { applyChange, ConfigError, isSessionRecord, StoreError } from '@sess/core';
+import type { SessionChange, SessionRecord, Store, StoredSession, UpdateResult } from '@sess/core';
+import { dialectOf, type Dialect } from './dialect.js';
+import { decodeFromJsonb, encodeForJsonb } from './pg-json.js';
+import { createSessionTable } from './schema.js';
+
+const debug = debuglog('sess:store-knex');
+
+export interface KnexStoreOptions {
+  /**
+   * Your Knex instance (client `pg`, `mysql2` or `better-sqlite3`). The store
+   * borrows it: `close()` never destroys it.
+   * @example
+   * new KnexStore({ knex: knex({ client: 'pg', connection: process.env.DATABASE_URL }) })
+   */
+  knex: Knex;
+  /**
+   * The session table.
+   * @default 'sessions'
+   */
+  tableName?: string;
+  /**
+   * Create the table (and its indexes) on first use when it is missing. Safe with
+   * several processes starting at once. Leave it off to own the schema in your
+   * migrations with `createSessionTable`.
+   * @default false
+   */
+  createTable?: boolean;
+  /**
+   * Seconds between sweeps of expired rows by this process; 0 turns the sweep off
+   * (expired rows are never read either way). The timer is unref'd, and on
+   * PostgreSQL and MySQL an advisory lock makes one instance sweep at a time.
+   * @default 600
+   */
+  pruneInterval?: number;
+  /**
+   * Rows deleted per statement by `prune()`: small batches keep locks short.
+   * @default 1000
+   */
+  pruneBatchSize?: number;
+  /**
+   * How many times a write that hit a deadlock, a lock timeout, a busy SQLite file
+   * or a lost insert race is retried before it fails.
+   * @default 5
+   */
+  maxRetries?: number;
+}
+
+interface Row {
+  id: string;
+  data: string;
+}
+
+/** Database errors that a retry can cure: deadlocks, lock waits, busy files, insert races. */
+function isRetryable(err: unknown): boolean {
+  const e = err as { code?: string; errno?: number };
+  if (e?.errno === 1213 || e?.errno === 1205 || e?.errno === 1062) return true; // MySQL deadlock, lock wait, duplicate key
+  return (
+    e?.code === '40001' || // PostgreSQL serialization failure
+    e?.code === '40P01' || // PostgreSQL deadlock
+    e?.code === '23505' || // PostgreSQL unique violation (two inserts of one id)
+    e?.code === 'SQLITE_BUSY' ||
+    e?.code === 'SQLITE_LOCKED' ||
+    e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
+  );
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Sessions in a SQL table through Knex: PostgreSQL, MySQL/MariaDB or SQLite.
+ * `set` is a native upsert, `update` a row-locking transaction, expiry a
+ * filter in every read plus a batched `prune()`.
+ *
+ * @example
+ * const store = new KnexStore({ knex, createTable: true });
+ * const manager = new SessionManager({ secret, store });
+ */
+export class KnexStore implements Store {
+  readonly knex: Knex;
+  readonly tableName: string;
+  readonly dialect: Dialect;
+  readonly #createTable: boolean;
+  readonly #batchSize: number;
+  readonly #maxRetries: number;
+  #ready: Promise<void> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #sweeping = false;
+
+  constructor(options: KnexStoreOptions) {
+    if (!options || typeof options.knex !== 'function' || !options.knex.client) {
+      throw new ConfigError('[sess] KnexStore needs a Knex instance: new KnexStore({ knex: knex({ client: "pg", connection }) }).');
+    }
+    this.knex = options.knex;
+    this.dialect = dialectOf(options.knex);
+    this.tableName = options.tableName ?? 'sessions';
+    if (typeof this.tableName !== 'string' || this.tableName.length === 0) {
+      throw new ConfigError('[sess] KnexStore tableName must be a non-empty string, e.g. "sessions".');
+    }
+    this.#createTable = options.createTable ?? false;
+    this.#batchSize = options.pruneBatchSize ?? 1000;
+    if (!Number.isInteger(this.#batchSize) || this.#batchSize < 1) {
+      throw new ConfigError(`[sess] KnexStore pruneBatchSize must be a positive integer, got ${String(options.pruneBatchSize)}.`);
+    }
+    this.#maxRetries = options.maxRetries ?? 5;
+    if (!Number.isInteger(this.#maxRetries) || this.#maxRetries < 0) {
+      throw new ConfigError(`[sess] KnexStore maxRetries must be an integer >= 0, got ${String(options.maxRetries)}.`);
+    }
+    if (this.dialect === 'sqlite') {
+      const config = this.knex.client.config as { connection?: { filename?: string }; pool?: { max?: number } };
+      const filename = config.connection?.filename ?? '';
+      const max = config.pool?.max ?? 1;
+      // Each connection to ':memory:' opens its own empty database.
+      if ((filename === ':memory:' || filename.includes('mode=memory')) && max !== 1) {
+        throw new ConfigError('[sess] An in-memory SQLite database needs a knex pool of exactly one connection: pass pool: { min: 1, max: 1 }.');
+      }
+    }
+    const every = options.pruneInterval ?? 600;
+    if (typeof every !== 'number' || !(every >= 0)) {
+      throw new ConfigError(`[sess] KnexStore pruneInterval must be a number of seconds >= 0, got ${String(every)}.`);
+    }
+    if (every > 0) {
+      this.#timer = setInterval(() => void this.#sweep(), every * 1000);
+      this.#timer.unref(); // a sweep must never keep the process alive
+    }
+  }
+
+  async get(id: string): Promise<SessionRecord | undefined> {
+    return this.#run('read a session', async () => {
+      const row = await this.#select(this.knex).where('id', id).andWhere('expires_at', '>', Date.now()).first();
+      return row ? this.#parse(row as Row) : undefined;
+    });
+  }
+
+  async set(id: string, record: SessionRecord, ttlSeconds: number): Promise<void> {
+    await this.#run('write a session', () =>
+      this.#retry(async () => {
+        // One native upsert: no read, no duplicate-key error when sets overlap.
+        await this.knex(this.tableName).insert(this.#row(id, record, ttlSeconds)).onConflict('id').merge(['data', 'expires_at', 'user_id']);
+      }),
+    );
+  }
+
+  async destroy(id: string): Promise<void> {
+    await this.#run('delete a session', () => this.#retry(() => this.knex(this.tableName).where('id', id).del()));
+  }
+
+  async touch(id: string, ttlSeconds: number): Promise<void> {
+    await this.#run('extend a session', () =>
+      this.#retry(() =>
+        this.knex(this.tableName)
+          .where('id', id)
+          .andWhere('expires_at', '>', Date.now()) // never revive an expired row
+          .update({ expires_at: Date.now() + ttlSeconds * 1000 }),
+      ),
+    );
+  }
+
+  async update(id: string, change: SessionChange, ttlSeconds: number): Promise<UpdateResult> {
+    return this.#run('update a session', () =>
+      this.#retry(() =>
+        this.knex.transaction(async (trx) => {
+          // FOR UPDATE holds the row until commit, so overlapping updates queue up
+          // instead of overwriting each other. SQLite has no row locks: its writers
+          // are serialised by the database lock (and knex's one-connection pool).
+          let query = this.#select(trx).select('expires_at').where('id', id);
+          if (this.dialect !== 'sqlite') query = query.forUpdate();
+          const row = (await query.first()) as (Row & { expires_at: number | string }) | undefined;
+          const live = row && Number(row.expires_at) > Date.now() ? this.#parse(row) : undefined;
+          const { record, ...result } = applyChange(live, change);
+          if (record) {
+            const values = this.#row(id, record, ttlSeconds);
+            // The row is locked when it exists; when absent, a plain insert, so a
+            // concurrent creator makes this one fail with a duplicate key and retry
+            // (now finding the row) instead of silently overwriting it.
+            if (row) await trx(this.tableName).where('id', id).update(values);
+            else await trx(this.tableName).insert(values);
+          }
+          return { ...result, written: record !== undefined };
+        }),
+      ),
+    );
+  }
+
+  async prune(): Promise<number> {
+    return this.#run('delete expired sessions', () => this.#prune());
+  }
+
+  async listByUser(userId: string): Promise<StoredSession[]> {
+    return this.#run('list the sessions of a user', async () => {
+      const rows = (await this.#select(this.knex).where('user_id', userId).andWhere('expires_at', '>', Date.now())) as Row[];
+      const out: StoredSession[] = [];
+      for (const row of rows) {
+        const record = this.#parse(row);
+        if (record) out.push({ id: row.id, record });
+      }
+      return out;
+    });
+  }
+
+  async destroyByUser(userId: string, exceptId?: string): Promise<number> {
+    return this.#run('delete the sessions of a user', () =>
+      this.#retry(async () => {
+        // One statement; expired rows are left to prune so the count is of live sessions.
+        let query = this.knex(this.tableName).where('user_id', userId).andWhere('expires_at', '>', Date.now());
+        if (exceptId !== undefined) query = query.andWhereNot('id', exceptId);
+        return Number(await query.del());
+      }),
+    );
+  }
+
+  /** Stops the sweep timer. The knex instance is yours: destroy it yourself. */
+  async close(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Runs `action` after the table is ready, turning any database failure into a StoreError. */
+  async #run<T>(action: string, work: () => Promise<T>): Promise<T> {
+    try {
+      if (this.#createTable) await this.#ensureTable();
+      return await work();
+    } catch (err) {
+      if (err instanceof StoreError || err instanceof ConfigError) throw err;
+      const detail = err instanceof Error ? err.message : String(err);
+      const timeout = (err as { name?: string })?.name === 'KnexTimeoutError';
+      debug('%s on %s failed: %s', action, this.tableName, detail);
+      throw new StoreError(
+        `[sess] KnexStore could not ${action} in table "${this.tableName}": ${detail}. Check that the database is reachable and the table exists (createTable: true, or createSessionTable in a migration).`,
+        { cause: err, code: timeout ? 'E_STORE_TIMEOUT' : 'E_STORE' },
+      );
+    }
+  }
+
+  #ensureTable(): Promise<void> {
+    this.#ready ??= createSessionTable(this.knex, this.tableName).catch((err: unknown) => {
+      this.#ready = undefined; // try again on the next call rather than failing forever
+      throw err;
+    });
+    return this.#ready;
+  }
+
+  async #retry<T>(work: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await work();
+      } catch (err) {
+        if (attempt >= this.#maxRetries || !isRetryable(err)) throw err;
+        const wait = Math.random() * 5 * 2 ** attempt; // jittered, so the losers do not collide again
+        debug('retry %d after %s (%dms)', attempt + 1, (err as Error).message, Math.round(wait));
+        await sleep(wait);
+      }
+    }
+  }
+
+  #select(db: Knex | Knex.Transaction) {
+    // jsonb comes back as text so every dialect parses (and tolerates corruption) the same way.
+    const data = this.dialect === 'postgres' ? db.raw('??::text as ??', ['data', 'data']) : 'data';
+    return db(this.tableName).select('id', data);
+  }
+
+  #row(id: string, record: SessionRecord, ttlSeconds: number) {
+    const json = JSON.stringify(record);
+    return {
+      id,
+      data: this.dialect === 'postgres' ? encodeForJsonb(json) : json,
+      expires_at: Date.now() + ttlSeconds * 1000,
+      user_id: typeof record.user === 'string' ? record.user : null,
+    };
+  }
+
+  /** A stored row as a record; unreadable data (bad JSON, wrong shape) reads as absent. */
+  #parse(row: Row): SessionRecord | undefined {
+    try {
+      const text = this.dialect === 'postgres' ? decodeFromJsonb(String(row.data)) : String(row.data);
+      const value: unknown = JSON.parse(text);
+      if (isSessionRecord(value)) return value;
+    } catch {
+      // fall through: corrupt
+    }
+    debug('unreadable record in %s for id %s: read as absent', this.tableName, row.id);
+    return undefined;
+  }
+
+  async #prune(): Promise<number> {
+    const now = Date.now();
+    let total = 0;
+    for (;;) {
+      // Bounded batches: each delete locks at most `batchSize` rows for a moment,
+      // never the whole table for the length of one giant delete.
+      const ids = (await this.knex(this.tableName).select('id').where('expires_at', '<=', now).limit(this.#batchSize)).map(
+        (r: { id: string }) => r.id,
+      );
+      if (ids.length === 0) break;
+      total += Number(await this.#retry(() => this.knex(this.tableName).whereIn('id', ids).andWhere('expires_at', '<=', now).del()));
+      if (ids.length < this.#batchSize) break;
+    }
+    debug('pruned %d expired sessions from %s', total, this.tableName);
+    return total;
+  }
+
+  /** The timer's sweep: one instance at a time where the database has advisory locks; never throws. */
+  async #sweep(): Promise<void> {
+    if (this.#sweeping) return;
+    this.#sweeping = true;
+    try {
+      if (this.#createTable) await this.#ensureTable();
+      if (this.dialect === 'sqlite') {
+        await this.#prune();
+        return;
+      }
+      const lockName = `sess:prune:${this.tableName}`;
+      // The lock lives on the transaction's connection; the batches run on other
+      // connections of the pool and commit one by one.
+      await this.knex.transaction(async (trx) => {
+        if (this.dialect === 'postgres') {
+          const result = await trx.raw('select pg_try_advisory_xact_lock(hashtext(?)) as ok', [lockName]);
+          if (!result.rows[0]?.ok) return debug('another instance is sweeping %s', this.tableName);
+          await this.#prune();
+        } else {
+          const [rows] = await trx.raw('select get_lock(?, 0) as ok', [lockName]);
+          if (Number(rows[0]?.ok) !== 1) return debug('another instance is sweeping %s', this.tableName);
+          try {
+            await this.#prune();
+          } finally {
+            await trx.raw('select release_lock(?)', [lockName]);
+          }
+        }
+      });
+    } catch (err) {
+      debug('sweep of %s failed: %s', this.tableName, err instanceof Error ? err.message : String(err));
+    } finally {
+      this.#sweeping = false;
+    }
+  }
+}

@@ -1,1 +1,1 @@
-export {};
+export { FileStore, type FileStoreOptions } from './file-store.js';

@@ -1,2 +1,3 @@
 export { requireService, SERVICES, type ServiceName } from './services.js';
 export { HttpClient } from './http-client.js';
+export { testScenarios, ControlledStore, type ScenarioServer, type ScenarioTarget } from './scenarios.js';

@@ -1,1 +1,1 @@
-export {};
+export { RedisStore, type RedisClient, type RedisStoreOptions } from './redis-store.js';

@@ -1,0 +1,81 @@
+import { debuglog } from 'node:util';
+import type { SessionManager } from '@sess/core';
+import { cookieNotWritable } from './errors.js';
+import { type NextSession, cookieNeed, withSave } from './next-session.js';
+import { type CookieSetOptions, parseSetCookie } from './set-cookie.js';
+
+const debug = debuglog('sess:next');
+
+/** The part of Next's `cookies()` object sess uses (structural: Next 14.2 and 15 alike). */
+export interface CookieJar {
+  get(name: string): { value: string } | undefined;
+  set(name: string, value: string, options?: CookieSetOptions): unknown;
+}
+
+/** Builds `getSession()` for server components, route handlers and server actions. */
+export function createGetSession<Data extends object>(manager: SessionManager<Data>): () => Promise<NextSession<Data>> {
+  // One session per request: a layout and a page that both call getSession()
+  // share it, so flash values consumed at load are seen by both. Next hands out
+  // one cookies object per request, which makes it the key.
+  const sessions = new WeakMap<object, Promise<NextSession<Data>>>();
+  const name = manager.cookie.name;
+
+  const setCookie = (jar: CookieJar, header: string) => {
+    const parsed = parseSetCookie(header);
+    jar.set(parsed.name, parsed.value, parsed.options);
+  };
+
+  async function load(jar: CookieJar): Promise<NextSession<Data>> {
+    const incoming = jar.get(name)?.value;
+    const session = await manager.load(incoming === undefined ? undefined : `${name}=${incoming}`);
+    return withSave(session, async () => {
+      const need = cookieNeed(session, manager);
+      if (need !== 'none') {
+        // Set the cookie before the store sees the new id: if Next refuses (a
+        // server component renders), nothing has been written yet.
+        try {
+          setCookie(jar, manager.serializeCookie(session.id));
+        } catch (err) {
+          if (need === 'optional') return debug('new empty session not saved: cookies are read-only here');
+          throw cookieNotWritable('server-component', err);
+        }
+      }
+      let header: string | undefined;
+      try {
+        header = await manager.commit(session);
+      } catch (err) {
+        // The store failed: give the browser its old cookie back.
+        if (need !== 'none') {
+          const { options } = parseSetCookie(manager.serializeCookie(session.id));
+          if (incoming === undefined) jar.set(name, '', { ...options, maxAge: 0 });
+          else jar.set(name, incoming, options);
+        }
+        throw err;
+      }
+      if (header === undefined) return;
+      try {
+        setCookie(jar, header);
+      } catch (err) {
+        if (need !== 'none') throw err;
+        // A re-signed or rolling cookie for an existing session: the store is
+        // already up to date, and the cookie can be refreshed by a later request.
+        debug('cookie refresh of session %s skipped: cookies are read-only here', session.id.slice(0, 8));
+      }
+    });
+  }
+
+  return async function getSession(): Promise<NextSession<Data>> {
+    // Imported here, not at the top: next/headers works only inside a Next
+    // request, and the Pages Router helpers must load without it.
+    // (The specifier is cast because next ships no `exports` map for NodeNext types.)
+    const { cookies } = (await import('next/headers' as string)) as { cookies(): CookieJar | Promise<CookieJar> };
+    const jar = await cookies();
+    let pending = sessions.get(jar);
+    if (pending === undefined) {
+      pending = load(jar);
+      sessions.set(jar, pending);
+      pending.catch(() => sessions.delete(jar));
+    }
+    return pending;
+  };
+}

@@ -1,0 +1,46 @@
+import { type DefaultData, type Session, type SessionChange, type SessionManager, isEmptyChange } from '@sess/core';
+
+/** A core `Session` with `save()`, the explicit commit of the Next adapter. */
+export type NextSession<Data extends object = DefaultData> = Session<Data> & {
+  /**
+   * Writes the changes of this request to the store and sets the cookie when it
+   * changed. Next has no "end of request" hook for server components and server
+   * actions, so changes are kept only when you call it. Safe to call twice.
+   * @example session.flash('notice', 'Saved'); await session.save();
+   */
+  save(): Promise<void>;
+};
+
+/** What `save()` must do about the cookie. */
+export type CookieNeed = 'required' | 'optional' | 'none';
+
+interface CoreState {
+  isNew: boolean;
+  mustSave: boolean;
+  destroyed: boolean;
+  change: SessionChange;
+}
+
+/**
+ * Whether committing `session` will change the cookie: `required` for a session
+ * made, regenerated or destroyed in this request with something to store,
+ * `optional` for an untouched new one kept only because of `saveUninitialized`.
+ *
+ * Why the symbol lookup: `session.isDirty` is also true for an untouched fresh
+ * session that replaced a timed-out one (only a delete is pending), which needs
+ * no cookie; core keeps the finer state behind a private symbol. Without it we
+ * fall back to `isNew && isDirty`.
+ */
+export function cookieNeed(session: Session<any>, manager: SessionManager<any>): CookieNeed {
+  if (!session.isNew) return 'none';
+  const key = Object.getOwnPropertySymbols(session).find((s) => s.description === 'sess.state');
+  const state = key === undefined ? undefined : ((session as unknown as Record<symbol, CoreState>)[key] as CoreState | undefined);
+  const changed = state ? state.mustSave || state.destroyed || !isEmptyChange(state.change) : session.isDirty;
+  if (changed) return 'required';
+  return manager.saveUninitialized ? 'optional' : 'none';
+}
+
+export function withSave<Data extends object>(session: Session<Data>, save: () => Promise<void>): NextSession<Data> {
+  Object.defineProperty(session, 'save', { value: save, enumerable: false, configurable: true });
+  return session as NextSession<Data>;
+}

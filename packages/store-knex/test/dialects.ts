@@ -24,12 +24,15 @@ const sqliteFile = () => {
   return join(tempDir, 'sessions.db');
 };
 
+/** Knex logs failed connection attempts to the console; the failure tests expect them. */
+const quiet = { log: { warn() {}, error() {}, debug() {}, deprecate() {} } };
+
 export const DIALECTS: DialectCase[] = [
   {
     name: 'sqlite file',
     available: async () => true,
     connect: (o = {}) => knexFactory({ client: 'better-sqlite3', connection: { filename: sqliteFile() }, useNullAsDefault: true, ...o }),
-    unreachable: () => ({ client: 'better-sqlite3', connection: { filename: join(tmpdir(), `no-such-dir-${randomBytes(4).toString('hex')}`, 'x.db') }, useNullAsDefault: true, acquireConnectionTimeout: 500 }),
+    unreachable: () => ({ client: 'better-sqlite3', connection: { filename: join(tmpdir(), `no-such-dir-${randomBytes(4).toString('hex')}`, 'x.db') }, useNullAsDefault: true, acquireConnectionTimeout: 500, ...quiet }),
     dispose: () => {
       if (tempDir) rmSync(tempDir, { recursive: true, force: true });
     },
@@ -38,19 +41,19 @@ export const DIALECTS: DialectCase[] = [
     name: 'sqlite :memory:',
     available: async () => true,
     connect: (o = {}) => knexFactory({ client: 'better-sqlite3', connection: { filename: ':memory:' }, useNullAsDefault: true, pool: { min: 1, max: 1 }, ...o }),
-    unreachable: () => ({ client: 'better-sqlite3', connection: { filename: join(tmpdir(), `no-such-dir-${randomBytes(4).toString('hex')}`, 'x.db') }, useNullAsDefault: true, acquireConnectionTimeout: 500 }),
+    unreachable: () => ({ client: 'better-sqlite3', connection: { filename: join(tmpdir(), `no-such-dir-${randomBytes(4).toString('hex')}`, 'x.db') }, useNullAsDefault: true, acquireConnectionTimeout: 500, ...quiet }),
   },
   {
     name: 'postgres',
     available: () => requireService('postgres'),
     connect: (o = {}) => knexFactory({ client: 'pg', connection: { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test' }, pool: { min: 0, max: 10 }, ...o }),
-    unreachable: () => ({ client: 'pg', connection: { host: '127.0.0.1', port: 1, user: 'postgres', database: 'test' }, acquireConnectionTimeout: 500 }),
+    unreachable: () => ({ client: 'pg', connection: { host: '127.0.0.1', port: 1, user: 'postgres', database: 'test' }, acquireConnectionTimeout: 500, ...quiet }),
   },
   {
     name: 'mariadb',
     available: () => requireService('mysql'),
     connect: (o = {}) => knexFactory({ client: 'mysql2', connection: { host: '127.0.0.1', port: 3306, user: 'root', password: '', database: 'test' }, pool: { min: 0, max: 10 }, ...o }),
-    unreachable: () => ({ client: 'mysql2', connection: { host: '127.0.0.1', port: 1, user: 'root', database: 'test' }, acquireConnectionTimeout: 500 }),
+    unreachable: () => ({ client: 'mysql2', connection: { host: '127.0.0.1', port: 1, user: 'root', database: 'test' }, acquireConnectionTimeout: 500, ...quiet }),
   },
 ];
 

@@ -87,48 +87,78 @@ async function releaseLock(path: string, token: string): Promise<void> {
   }
 }
 
-/**
- * Breaks the lock at `path` when its holder is gone: older than `staleMs`, or
- * owned by a pid of this host that no longer runs (a process killed with SIGKILL
- * never releases its lock). Returns true when the caller should try again at once
- * (broken, or already gone).
- *
- * Why rename first: two waiters may judge the same lock stale; unlinking directly
- * would let the slower one delete the lock the faster one just took. Renaming to a
- * unique name moves exactly one file; if that file is not the one judged stale (a
- * new holder took the name in between), it is linked back (link fails rather than
- * replace, so a third holder is never overwritten).
- */
-export async function breakIfStale(path: string, staleMs: number): Promise<boolean> {
+/** How long a breaker may hold the guard before others clear it (it died mid-break). */
+const GUARD_STALE = 2000;
+
+/** What a lock file says about its holder: gone, or its identity and whether it is abandoned. */
+async function inspect(path: string, staleMs: number): Promise<{ ino: number; dev: number; stale: boolean; why: string } | undefined> {
   let info;
   let content;
   try {
     info = await stat(path);
     content = await readFile(path, 'utf8');
   } catch (err) {
-    if (errorCode(err) === 'ENOENT') return true;
+    if (errorCode(err) === 'ENOENT') return undefined;
     throw err;
   }
   const [pid, host] = content.split('\n');
-  const old = Date.now() - info.mtimeMs > staleMs;
+  // An empty file is a holder between open and write: judged by age only.
   const dead = host === HOST && pid !== undefined && pid !== '' && !isAlive(Number(pid));
-  if (!old && !dead) return false;
-  const aside = `${path}.${randomBytes(6).toString('hex')}.broken`;
+  const old = Date.now() - info.mtimeMs > staleMs;
+  return { ino: info.ino, dev: info.dev, stale: dead || old, why: dead ? `pid ${pid} is gone` : `older than ${staleMs} ms` };
+}
+
+/**
+ * Breaks the lock at `path` when its holder is gone: older than `staleMs`, or
+ * owned by a pid of this host that no longer runs (a process killed with SIGKILL
+ * never releases its lock). Returns true when the caller should try to take the
+ * lock again at once (broken, or already gone).
+ *
+ * Why a guard: two waiters may judge the same lock stale; if both removed it, the
+ * slower one would remove the lock the faster one had just taken, and two holders
+ * would run at once. So breakers first take `<lock>.break` (O_EXCL, one at a time),
+ * then look again: the lock they remove is one they saw stale under the guard.
+ * Removal is a rename to a unique name checked by inode, so even a holder that
+ * wakes up late and re-takes the name is never the one deleted.
+ */
+export async function breakIfStale(path: string, staleMs: number): Promise<boolean> {
+  const seen = await inspect(path, staleMs);
+  if (!seen) return true;
+  if (!seen.stale) return false;
+  const guard = `${path}.break`;
   try {
-    await rename(path, aside);
+    const handle = await open(guard, 'wx', 0o600);
+    await handle.writeFile(`${process.pid}\n${HOST}\n`, 'utf8').finally(() => handle.close());
   } catch (err) {
-    if (errorCode(err) === 'ENOENT') return true;
-    throw err;
+    if (errorCode(err) !== 'EEXIST') throw err;
+    // Another breaker is at work; clear its guard only if it died or got stuck.
+    const other = await inspect(guard, GUARD_STALE);
+    if (other?.stale) await unlink(guard).catch(() => undefined);
+    return false;
   }
   try {
-    const moved = await stat(aside);
-    if (moved.ino !== info.ino || moved.dev !== info.dev) {
-      await link(aside, path).catch(() => undefined);
-      return false;
+    const now = await inspect(path, staleMs);
+    if (!now) return true;
+    if (!now.stale) return false;
+    const aside = `${path}.${randomBytes(6).toString('hex')}.broken`;
+    try {
+      await rename(path, aside);
+    } catch (err) {
+      if (errorCode(err) === 'ENOENT') return true;
+      throw err;
     }
-    debug('broke %s lock %s (pid %s on %s)', dead ? 'dead' : 'stale', path, pid, host);
-    return true;
+    try {
+      const moved = await stat(aside);
+      if (moved.ino !== now.ino || moved.dev !== now.dev) {
+        await link(aside, path).catch(() => undefined); // not ours to break: put it back
+        return false;
+      }
+      debug('broke lock %s: %s', path, now.why);
+      return true;
+    } finally {
+      await unlink(aside).catch(() => undefined);
+    }
   } finally {
-    await unlink(aside).catch(() => undefined);
+    await unlink(guard).catch(() => undefined);
   }
 }

@@ -578,13 +578,19 @@ export class FileStore implements Store {
     }
   }
 
+  /** Removes what a breaker that died mid-break left behind, once it is old. */
+  async #sweepLeftover(path: string): Promise<void> {
+    const info = await stat(path).catch(() => undefined);
+    if (info && Date.now() - info.mtimeMs > this.#options.lockStale) await unlink(path).catch(() => undefined);
+  }
+
   /** Breaks abandoned lock files (holder died) and removes leftovers of broken ones. */
   async #sweepLocks(): Promise<void> {
     const entries = await readdir(this.#layout.locks).catch(() => [] as string[]);
     for (const name of entries) {
       const path = join(this.#layout.locks, name);
       if (name.endsWith('.lock') && name !== 'sweep.lock') await breakIfStale(path, this.#options.lockStale).catch(() => undefined);
-      else if (name.endsWith('.broken')) await this.#sweepTemp(path).catch(() => 0);
+      else if (name.endsWith('.broken') || name.endsWith('.break')) await this.#sweepLeftover(path);
     }
   }
 }

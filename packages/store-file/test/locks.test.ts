@@ -1,0 +1,76 @@
+import { spawnSync } from 'node:child_process';
+import { mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { emptyRecord, StoreError } from '@sess/core';
+import { FileStore } from '@sess/store-file';
+import { removeTempDirs, sha256, tempDir } from './helpers.js';
+
+afterAll(removeTempDirs);
+
+const deadPid = () => spawnSync(process.execPath, ['-e', '0']).pid!;
+
+async function plantLock(dir: string, id: string, pid: number, host = hostname(), ageMs = 0): Promise<string> {
+  const path = join(dir, 'locks', `s-${sha256(id)}.lock`);
+  await mkdir(join(dir, 'locks'), { recursive: true });
+  await writeFile(path, `${pid}\n${host}\nplanted\n0\n`);
+  if (ageMs) {
+    const then = new Date(Date.now() - ageMs);
+    await utimes(path, then, then);
+  }
+  return path;
+}
+
+const increment = (store: FileStore, id: string) => store.update(id, { ifExists: true, increment: { n: 1 }, lastSeen: 2 }, 60);
+
+describe('FileStore locks', () => {
+  it('breaks at once a lock whose holder pid is dead on this host', async () => {
+    const dir = await tempDir();
+    const store = new FileStore({ dir, sweepInterval: 0, lockTimeout: 1000, lockStale: 60_000 });
+    await store.set('s', emptyRecord(1), 60);
+    await plantLock(dir, 's', deadPid());
+    const started = Date.now();
+    await increment(store, 's');
+    expect(Date.now() - started).toBeLessThan(500);
+    expect((await store.get('s'))?.data.n).toBe(1);
+  });
+
+  it('breaks a lock older than lockStale even when its pid runs', async () => {
+    const dir = await tempDir();
+    const store = new FileStore({ dir, sweepInterval: 0, lockTimeout: 1000, lockStale: 5000 });
+    await store.set('s', emptyRecord(1), 60);
+    await plantLock(dir, 's', process.pid, hostname(), 60_000);
+    await increment(store, 's');
+    expect((await store.get('s'))?.data.n).toBe(1);
+  });
+
+  it('waits for a live lock, then fails with a StoreError E_STORE_TIMEOUT that names the fix', async () => {
+    const dir = await tempDir();
+    const store = new FileStore({ dir, sweepInterval: 0, lockTimeout: 200, lockStale: 60_000 });
+    await store.set('s', emptyRecord(1), 60);
+    // A fresh lock of another host is never judged by pid: only age can break it.
+    const path = await plantLock(dir, 's', deadPid(), 'another-host');
+    const started = Date.now();
+    const err = await increment(store, 's').catch((e: unknown) => e);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(200);
+    expect(err).toBeInstanceOf(StoreError);
+    expect(err).toMatchObject({ code: 'E_STORE_TIMEOUT', status: 503 });
+    expect((err as Error).message).toBe(
+      `[sess] FileStore waited 200 ms for the lock "${path}" held by another process or request. If no process is using it, delete the file; if writes are just slow, raise the lockTimeout option.`,
+    );
+    expect(await readFile(path, 'utf8')).toContain('planted'); // not broken
+    expect((await store.get('s'))?.data.n).toBeUndefined();
+  });
+
+  it('lets exactly one of many waiters break a stale lock: 10 instances x 10 increments = 100', async () => {
+    const dir = await tempDir();
+    const stores = Array.from({ length: 10 }, () => new FileStore({ dir, sweepInterval: 0, lockStale: 60_000 }));
+    await stores[0]!.set('s', emptyRecord(1), 60);
+    await plantLock(dir, 's', deadPid());
+    await Promise.all(stores.map(async (store) => {
+      for (let i = 0; i < 10; i++) await increment(store, 's');
+    }));
+    expect((await stores[0]!.get('s'))?.data.n).toBe(100);
+  });
+});

@@ -1,0 +1,91 @@
+import { mkdir, readFile, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { emptyRecord } from '@sess/core';
+import { FileStore } from '@sess/store-file';
+import { listFiles, removeTempDirs, sessionPath, sha256, sleep, tempDir } from './helpers.js';
+
+afterAll(removeTempDirs);
+
+const exists = (path: string) => stat(path).then(() => true, () => false);
+
+async function plant(path: string, content: string, ageMs = 0): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, content);
+  if (ageMs) {
+    const then = new Date(Date.now() - ageMs);
+    await utimes(path, then, then);
+  }
+}
+
+describe('FileStore sweeps', () => {
+  it('prune() removes corrupt, truncated and expired files and old temporaries, keeps live files and fresh temporaries', async () => {
+    let now = Date.now();
+    const store = new FileStore({ dir: await tempDir(), sweepInterval: 0, clock: () => now });
+    const dir = store.dir;
+    for (const id of ['live', 'garbage', 'truncated']) await store.set(id, { ...emptyRecord(1), data: { id } }, 600);
+    await store.set('expired', { ...emptyRecord(1), user: 'ann' }, 1);
+    await writeFile(sessionPath(dir, 'garbage'), '\u0000\u0001not json');
+    const whole = await readFile(sessionPath(dir, 'truncated'), 'utf8');
+    await writeFile(sessionPath(dir, 'truncated'), whole.slice(0, whole.length / 2));
+    const oldTemp = `${sessionPath(dir, 'live')}.123-abc.tmp`;
+    const freshTemp = `${sessionPath(dir, 'live')}.123-def.tmp`;
+    await plant(oldTemp, '{"half', 61_000);
+    await plant(freshTemp, '{"in flight');
+    now += 5000;
+
+    expect(await store.get('garbage')).toBeUndefined();
+    expect(await store.get('truncated')).toBeUndefined();
+    expect(await store.prune()).toBe(4); // garbage, truncated, expired, old temporary
+    expect(await exists(sessionPath(dir, 'garbage'))).toBe(false);
+    expect(await exists(sessionPath(dir, 'truncated'))).toBe(false);
+    expect(await exists(sessionPath(dir, 'expired'))).toBe(false);
+    expect(await exists(oldTemp)).toBe(false);
+    expect(await exists(freshTemp)).toBe(true);
+    expect(await exists(join(dir, 'users', `${sha256('ann')}.json`))).toBe(false); // index entry went with it
+    expect((await store.get('live'))?.data.id).toBe('live');
+    expect(await store.prune()).toBe(0);
+  });
+
+  it('counts each expired file once when several instances prune one folder at the same time', async () => {
+    const dir = await tempDir();
+    let now = Date.now();
+    const stores = Array.from({ length: 4 }, () => new FileStore({ dir, sweepInterval: 0, clock: () => now }));
+    for (let i = 0; i < 40; i++) await stores[i % 4]!.set(`e${i}`, emptyRecord(1), 1);
+    await stores[0]!.set('live', emptyRecord(1), 600);
+    now += 2000;
+    const counts = await Promise.all(stores.map((s) => s.prune()));
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(40);
+    expect((await listFiles(join(dir, 'sessions'))).length).toBe(1);
+    expect(await stores[1]!.get('live')).toBeDefined();
+  });
+
+  it('sweeps in the background on an interval, and stops when closed', async () => {
+    let now = Date.now();
+    const store = new FileStore({ dir: await tempDir(), sweepInterval: 0.1, clock: () => now });
+    await store.set('a', emptyRecord(1), 1);
+    now += 2000;
+    for (let i = 0; i < 40 && (await exists(sessionPath(store.dir, 'a'))); i++) await sleep(50);
+    expect(await exists(sessionPath(store.dir, 'a'))).toBe(false);
+    await store.close();
+    await store.set('b', emptyRecord(1), 1);
+    now += 2000;
+    await sleep(400);
+    expect(await exists(sessionPath(store.dir, 'b'))).toBe(true);
+  });
+
+  it('skips a background sweep while another process holds the sweep lock', async () => {
+    let now = Date.now();
+    const store = new FileStore({ dir: await tempDir(), sweepInterval: 0.1, clock: () => now });
+    await store.set('a', emptyRecord(1), 1);
+    const lock = join(store.dir, 'locks', 'sweep.lock');
+    await writeFile(lock, `${process.pid}\nsomewhere-else\nx\n0\n`); // a live sweeper elsewhere
+    now += 2000;
+    await sleep(500);
+    expect(await exists(sessionPath(store.dir, 'a'))).toBe(true);
+    await unlink(lock); // that sweeper is done: the next run here sweeps
+    for (let i = 0; i < 40 && (await exists(sessionPath(store.dir, 'a'))); i++) await sleep(50);
+    expect(await exists(sessionPath(store.dir, 'a'))).toBe(false);
+    await store.close();
+  });
+});

@@ -1,0 +1,63 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { emptyRecord, SessionManager } from '@sess/core';
+import { testSecret, TestClient } from '@sess/core/testing';
+import { FileStore } from '@sess/store-file';
+import { removeTempDirs, sha256, tempDir } from './helpers.js';
+
+afterAll(removeTempDirs);
+
+const indexOf = async (dir: string, user: string) => {
+  try {
+    return JSON.parse(await readFile(join(dir, 'users', `${sha256(user)}.json`), 'utf8'));
+  } catch {
+    return undefined;
+  }
+};
+
+describe('FileStore user index', () => {
+  it('moves a session between user index files when its user changes, by set and by update', async () => {
+    const store = new FileStore({ dir: await tempDir(), sweepInterval: 0 });
+    await store.set('s1', { ...emptyRecord(1), user: 'ann' }, 60);
+    await store.set('s2', { ...emptyRecord(1), user: 'ann' }, 60);
+    expect(await indexOf(store.dir, 'ann')).toEqual({ v: 1, user: 'ann', ids: ['s1', 's2'] });
+    await store.set('s1', { ...emptyRecord(1), user: 'bob' }, 60);
+    expect((await indexOf(store.dir, 'ann')).ids).toEqual(['s2']);
+    expect((await indexOf(store.dir, 'bob')).ids).toEqual(['s1']);
+    await store.update('s2', { ifExists: true, user: null, lastSeen: 2 }, 60);
+    expect(await indexOf(store.dir, 'ann')).toBeUndefined(); // an empty index file is removed
+    expect((await store.listByUser('bob')).map((s) => s.id)).toEqual(['s1']);
+  });
+
+  it('ignores stale index entries, never deletes a session of another user, and prune() drops them', async () => {
+    const store = new FileStore({ dir: await tempDir(), sweepInterval: 0 });
+    await store.set('mine', { ...emptyRecord(1), user: 'ann' }, 60);
+    await store.set('theirs', { ...emptyRecord(1), user: 'bob' }, 60);
+    // As a crash between index and session write would leave it:
+    await mkdir(join(store.dir, 'users'), { recursive: true });
+    await writeFile(join(store.dir, 'users', `${sha256('ann')}.json`), JSON.stringify({ v: 1, user: 'ann', ids: ['mine', 'theirs', 'gone'] }));
+    expect((await store.listByUser('ann')).map((s) => s.id)).toEqual(['mine']);
+    expect(await store.prune()).toBe(0);
+    expect((await indexOf(store.dir, 'ann')).ids).toEqual(['mine']);
+    await writeFile(join(store.dir, 'users', `${sha256('ann')}.json`), JSON.stringify({ v: 1, user: 'ann', ids: ['mine', 'theirs'] }));
+    expect(await store.destroyByUser('ann')).toBe(1);
+    expect(await store.get('theirs')).toBeDefined();
+    expect(await store.get('mine')).toBeUndefined();
+  });
+
+  it("backs SessionManager's listSessions and destroySessions across store instances", async () => {
+    const dir = await tempDir();
+    const manager = new SessionManager({ secret: testSecret(), store: new FileStore({ dir, sweepInterval: 0 }) });
+    // A second app process with its own store on the same folder.
+    const other = new SessionManager({ secret: testSecret(), store: new FileStore({ dir, sweepInterval: 0 }) });
+    const [phone, laptop] = [new TestClient(manager), new TestClient(manager)];
+    await phone.request((s) => s.setUser('ann', { device: 'phone' }));
+    const { session: current } = await laptop.request((s) => s.setUser('ann', { device: 'laptop' }));
+    const listed = await other.listSessions('ann');
+    expect(listed.map((s) => s.details.device).sort()).toEqual(['laptop', 'phone']);
+    expect(await other.destroySessions('ann', { except: current.id })).toBe(1);
+    expect((await manager.listSessions('ann', { current })).map((s) => [s.details.device, s.current])).toEqual([['laptop', true]]);
+    expect((await phone.request((s) => s.isNew)).result).toBe(true); // signed out
+  });
+});

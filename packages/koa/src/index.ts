@@ -66,7 +66,10 @@ export function session<Data extends object = DefaultData>(options: SessionManag
       debug('commit failed, answering %s instead of the response: %s', (err as { status?: number }).status ?? 500, (err as Error).message);
       throw err; // Koa's error path drops the handler's headers and body
     }
-    if (cookie !== undefined) ctx.append('Set-Cookie', cookie);
+    if (cookie === undefined) return;
+    // With ctx.respond = false the app wrote the response itself: too late for a cookie.
+    if (ctx.headerSent) debug('headers already sent (ctx.respond = false?): Set-Cookie dropped');
+    else ctx.append('Set-Cookie', cookie);
   };
   return Object.assign(middleware, { manager });
 }

@@ -51,6 +51,13 @@ describe.each([
         throw new Error('went wrong');
       },
       '/how': (ctx) => void (ctx.body = { how: ctx.session.get('how') ?? null, error: ctx.session.get('error') ?? null }),
+      '/raw': async (ctx) => {
+        put(ctx);
+        const cookie = await middleware.manager.commit(ctx.session as any);
+        ctx.respond = false;
+        if (cookie) ctx.res.setHeader('Set-Cookie', cookie);
+        ctx.res.end('raw');
+      },
       '/state': (ctx) => void (ctx.body = { same: ctx.state.session === ctx.session }),
     };
     app.use(async (ctx: Context, next: Next) => (ctx.path === '/guarded' ? urlencoded(ctx, () => csrf()(ctx, next)) : next()));
@@ -94,6 +101,16 @@ describe.each([
     const response = await b.get('/handled');
     expect(response.status).toBe(302);
     expect(await (await b.get('/how')).json()).toEqual({ how: 'handled', error: 'went wrong' });
+  });
+
+  it('lets an app with ctx.respond = false commit itself, without a second cookie or an error', async () => {
+    const b = new HttpClient(server.baseUrl);
+    const before = errors.length;
+    const response = await b.get('/raw');
+    expect(await response.text()).toBe('raw');
+    expect(response.headers.getSetCookie()).toHaveLength(1);
+    expect(await (await b.get('/how')).json()).toEqual({ how: 'raw', error: null });
+    expect(errors.length).toBe(before);
   });
 
   it('sets ctx.state.session to ctx.session', async () => {

@@ -184,6 +184,39 @@ for (const dialect of DIALECTS) {
       expect(await knex(table).where('id', 'old2')).toHaveLength(1);
       expect(await knex.raw('select 1 as one')).toBeDefined(); // the borrowed instance still works
     });
+
+    // SQLite has no advisory locks (and one connection per process): only server databases.
+    if (!dialect.name.startsWith('sqlite')) it('skips its sweep while another instance holds the sweep lock', async () => {
+      const table = newTable();
+      await createSessionTable(knex, table);
+      const lockName = `sess:prune:${table}`;
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      let locked!: () => void;
+      const isLocked = new Promise<void>((resolve) => (locked = resolve));
+      // Another instance, mid-sweep: it holds the lock on its own connection.
+      const holder = knex.transaction(async (trx) => {
+        if (dialect.name === 'postgres') await trx.raw('select pg_advisory_xact_lock(hashtext(?))', [lockName]);
+        else await trx.raw('select get_lock(?, 5)', [lockName]);
+        locked();
+        await released;
+        if (dialect.name !== 'postgres') await trx.raw('select release_lock(?)', [lockName]);
+      });
+      await isLocked;
+      await knex(table).insert({ id: 'old', data: '{}', expires_at: Date.now() - 1, user_id: null });
+      const sweeper = new KnexStore({ knex, tableName: table, pruneInterval: 0.1 });
+      try {
+        await sleep(400);
+        expect(await knex(table).where('id', 'old')).toHaveLength(1); // it left the sweep to the holder
+        release();
+        await holder;
+        await sleep(400);
+        expect(await knex(table).where('id', 'old')).toEqual([]);
+      } finally {
+        release();
+        await sweeper.close();
+      }
+    });
   });
 }
 

@@ -3,7 +3,7 @@ import { applyChange, emptyRecord, StoreError, ConfigError } from '@sess/core';
 import { testStore } from '@sess/core/testing';
 import { RedisStore } from '@sess/store-redis';
 import { requireService } from '@sess/test-utils';
-import Redis from 'ioredis';
+import { Redis } from 'ioredis';
 import { once } from 'node:events';
 import { afterAll, describe, expect, it } from 'vitest';
 

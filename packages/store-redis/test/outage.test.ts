@@ -1,0 +1,116 @@
+import { once } from 'node:events';
+import { emptyRecord, StoreError } from '@sess/core';
+import { RedisStore } from '@sess/store-redis';
+import { Redis, type RedisOptions } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedisServer, type RedisServer } from './redis-server.js';
+
+let server: RedisServer;
+const clients: Redis[] = [];
+
+beforeAll(async () => {
+  server = await startRedisServer();
+});
+
+afterAll(async () => {
+  for (const client of clients) client.disconnect();
+  await server?.stop();
+});
+
+async function connect(options: RedisOptions): Promise<Redis> {
+  const client = new Redis({ host: '127.0.0.1', port: server.port, ...options });
+  client.on('error', () => {}); // connection errors surface through the store's StoreError
+  clients.push(client);
+  if (client.status !== 'ready') await once(client, 'ready');
+  return client;
+}
+
+async function until(check: () => boolean, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** The rejection and how long it took. */
+async function timed(call: Promise<unknown>): Promise<{ err: unknown; ms: number }> {
+  const start = performance.now();
+  const err = await call.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  return { err, ms: performance.now() - start };
+}
+
+// The two ioredis configurations the README recommends for bounded failures.
+const configs: Array<[string, RedisOptions]> = [
+  ['enableOfflineQueue: false', { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 1000, commandTimeout: 1000, retryStrategy: (n) => Math.min(n * 50, 500) }],
+  ['offline queue with maxRetriesPerRequest: 1 and commandTimeout', { maxRetriesPerRequest: 1, connectTimeout: 1000, commandTimeout: 1000, retryStrategy: (n) => Math.min(n * 50, 500) }],
+];
+
+describe.each(configs)('RedisStore when Redis goes away and comes back (%s)', (name, options) => {
+  it('rejects every call with a StoreError within 2 s, then works again with the same store and client', async () => {
+    const client = await connect(options);
+    const store = new RedisStore({ client, prefix: `outage:${configs.findIndex(([n]) => n === name)}:` });
+    await store.update('s', { put: { a: 1 }, user: 'u', lastSeen: 1 }, 60);
+    expect((await store.get('s'))?.data).toEqual({ a: 1 });
+
+    await server.kill();
+    const calls: Array<[string, () => Promise<unknown>]> = [
+      ['get', () => store.get('s')],
+      ['set', () => store.set('s', emptyRecord(1), 60)],
+      ['update', () => store.update('s', { put: { b: 2 }, lastSeen: 2 }, 60)],
+      ['touch', () => store.touch('s', 60)],
+      ['destroy', () => store.destroy('s')],
+      ['listByUser', () => store.listByUser('u')],
+      ['destroyByUser', () => store.destroyByUser('u')],
+      ['prune', () => store.prune()],
+    ];
+    for (const [name, call] of calls) {
+      const { err, ms } = await timed(call());
+      expect(err, name).toBeInstanceOf(StoreError);
+      expect((err as StoreError).message, name).toMatch(/^\[sess\] RedisStore could not .*configure ioredis to fail fast/);
+      expect(ms, name).toBeLessThan(2000);
+    }
+
+    const restarted = performance.now();
+    await server.start(); // same port, empty: no data, no cached scripts
+    await until(() => client.status === 'ready', 5000);
+    // The scripts are gone from the new server: EVALSHA gets NOSCRIPT and falls back to EVAL.
+    const result = await store.update('s', { put: { back: true }, user: 'u', lastSeen: 3 }, 60);
+    expect(result).toMatchObject({ existed: false, written: true });
+    expect((await store.get('s'))?.data).toEqual({ back: true });
+    expect((await store.listByUser('u')).map((s) => s.id)).toEqual(['s']);
+    expect(performance.now() - restarted).toBeLessThan(5000);
+  });
+});
+
+describe('RedisStore command use', () => {
+  it('never sends KEYS, lists with SCAN, and calls its scripts by hash', async () => {
+    const client = await connect({ maxRetriesPerRequest: 1 });
+    const store = new RedisStore({ client, prefix: 'cmds:' });
+    await client.config('RESETSTAT');
+    await client.script('FLUSH');
+    for (let i = 0; i < 20; i++) {
+      await store.set(`s${i}`, { ...emptyRecord(1), user: `u${i % 3}` }, 60);
+      await store.update(`s${i}`, { increment: { n: 1 }, lastSeen: 2 }, 60);
+      await store.touch(`s${i}`, 60);
+      await store.get(`s${i}`);
+    }
+    await store.listByUser('u0');
+    await store.destroyByUser('u1', 's1');
+    await store.prune();
+    await store.destroy('s0');
+    const stats = Object.fromEntries(
+      ((await client.info('commandstats')) as string)
+        .split('\n')
+        .filter((line) => line.startsWith('cmdstat_'))
+        .map((line) => [line.slice(8, line.indexOf(':')), Number(/calls=(\d+)/.exec(line)![1])]),
+    );
+    expect(stats.keys).toBeUndefined();
+    expect(stats.scan).toBeGreaterThan(0);
+    expect(stats.evalsha).toBeGreaterThanOrEqual(60); // 20 updates, 20 touches, 20+ index calls
+    expect(stats.eval ?? 0).toBeLessThanOrEqual(3); // each script sent whole once at most
+  });
+});

@@ -144,15 +144,16 @@ function holdUntilCommitted(res: ServerResponse, commit: () => Promise<string | 
     }, fail);
   };
 
-  const wrap = (name: Held['name'], whileHeld: unknown) =>
+  const wrap = (name: Held['name']) =>
     function (this: ServerResponse, ...args: unknown[]) {
       if (state === 'done') return original[name]!.apply(this, args);
-      if (state === 'open' || state === 'committing') hold(name, args);
-      return name === 'write' ? false : whileHeld === 'res' ? this : whileHeld;
+      if (state !== 'failed') hold(name, args);
+      // A held write answers false (wait for 'drain'); writeHead and end answer res.
+      return name === 'write' ? false : this;
     };
-  res.writeHead = wrap('writeHead', 'res') as ServerResponse['writeHead'];
-  res.write = wrap('write', false) as ServerResponse['write'];
-  res.end = wrap('end', 'res') as ServerResponse['end'];
+  res.writeHead = wrap('writeHead') as ServerResponse['writeHead'];
+  res.write = wrap('write') as ServerResponse['write'];
+  res.end = wrap('end') as ServerResponse['end'];
 }
 
 function appendSetCookie(res: ServerResponse, cookie: string): void {

@@ -52,6 +52,10 @@ describe.each([
       put(req);
       throw new Error('handler failed');
     });
+    app.get('/async-error', (req, _res, next) => {
+      put(req);
+      Promise.reject(new Error('async failed')).catch(next);
+    });
     app.get('/how', (req, res) => void res.json({ how: req.session.get('how') ?? null }));
     app.get('/locals', (req, res) => void res.json({ same: res.locals.session === req.session }));
     app.post('/unguarded-csrf', csrf(), (_req, res) => void res.send('ran'));
@@ -90,6 +94,14 @@ describe.each([
     expect(response.status).toBe(500);
     expect(await response.json()).toEqual({ error: 'handler failed' });
     expect(await (await b.get('/how')).json()).toEqual({ how: 'throw' });
+  });
+
+  it('commits changes made before an async error passed to next(err)', async () => {
+    const b = new HttpClient(server.baseUrl);
+    const response = await b.get('/async-error');
+    expect(response.status).toBe(500);
+    expect(await response.json()).toEqual({ error: 'async failed' });
+    expect(await (await b.get('/how')).json()).toEqual({ how: 'async-error' });
   });
 
   it('shows a flash message in an EJS view through res.locals.session, once', async () => {

@@ -67,6 +67,12 @@ function isRetryable(err: unknown): boolean {
   );
 }
 
+/** The table does not exist (PostgreSQL 42P01, MySQL 1146, SQLite "no such table"). */
+function isMissingTable(err: unknown): boolean {
+  const e = err as { code?: string; errno?: number; message?: string };
+  return e?.code === '42P01' || e?.errno === 1146 || /no such table/i.test(String(e?.message));
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -87,7 +93,9 @@ export class KnexStore implements Store {
   readonly #maxRetries: number;
   #ready: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
-  #sweeping = false;
+  /** The sweep in progress, so `close()` can wait for it before you destroy knex. */
+  #sweeping: Promise<void> | undefined;
+  #closed = false;
 
   constructor(options: KnexStoreOptions) {
     if (!options || typeof options.knex !== 'function' || !options.knex.client) {
@@ -122,7 +130,9 @@ export class KnexStore implements Store {
       throw new ConfigError(`[sess] KnexStore pruneInterval must be a number of seconds >= 0, got ${String(every)}.`);
     }
     if (every > 0) {
-      this.#timer = setInterval(() => void this.#sweep(), every * 1000);
+      this.#timer = setInterval(() => {
+        this.#sweeping ??= this.#sweep().finally(() => (this.#sweeping = undefined));
+      }, every * 1000);
       this.#timer.unref(); // a sweep must never keep the process alive
     }
   }
@@ -211,10 +221,16 @@ export class KnexStore implements Store {
     );
   }
 
-  /** Stops the sweep timer. The knex instance is yours: destroy it yourself. */
+  /**
+   * Stops the sweep timer and waits for a sweep in progress to end, so the knex
+   * instance can be destroyed right after. The instance is yours: this never
+   * destroys it.
+   */
   async close(): Promise<void> {
+    this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
+    await this.#sweeping;
   }
 
   /** Runs `action` after the table is ready, turning any database failure into a StoreError. */
@@ -227,10 +243,15 @@ export class KnexStore implements Store {
       const detail = err instanceof Error ? err.message : String(err);
       const timeout = (err as { name?: string })?.name === 'KnexTimeoutError';
       debug('%s on %s failed: %s', action, this.tableName, detail);
-      throw new StoreError(
-        `[sess] KnexStore could not ${action} in table "${this.tableName}": ${detail}. Check that the database is reachable and the table exists (createTable: true, or createSessionTable in a migration).`,
-        { cause: err, code: timeout ? 'E_STORE_TIMEOUT' : 'E_STORE' },
-      );
+      const fix = isMissingTable(err)
+        ? `Create the table: pass createTable: true, or call createSessionTable(knex, "${this.tableName}") in a migration.`
+        : timeout
+          ? 'No connection was free in time: check that the database is reachable, and the size of the knex pool (pool.max) and acquireConnectionTimeout.'
+          : 'Check that the database is reachable and the table has the schema of createSessionTable.';
+      throw new StoreError(`[sess] KnexStore could not ${action} in table "${this.tableName}": ${detail}. ${fix}`, {
+        cause: err,
+        code: timeout ? 'E_STORE_TIMEOUT' : 'E_STORE',
+      });
     }
   }
 
@@ -284,10 +305,12 @@ export class KnexStore implements Store {
     return undefined;
   }
 
-  async #prune(): Promise<number> {
+  /** `fromSweep`: stop between batches once `close()` was called. */
+  async #prune(fromSweep = false): Promise<number> {
     const now = Date.now();
     let total = 0;
     for (;;) {
+      if (fromSweep && this.#closed) break;
       // Bounded batches: each delete locks at most `batchSize` rows for a moment,
       // never the whole table for the length of one giant delete.
       const ids = (await this.knex(this.tableName).select('id').where('expires_at', '<=', now).limit(this.#batchSize)).map(
@@ -303,12 +326,10 @@ export class KnexStore implements Store {
 
   /** The timer's sweep: one instance at a time where the database has advisory locks; never throws. */
   async #sweep(): Promise<void> {
-    if (this.#sweeping) return;
-    this.#sweeping = true;
     try {
       if (this.#createTable) await this.#ensureTable();
       if (this.dialect === 'sqlite') {
-        await this.#prune();
+        await this.#prune(true);
         return;
       }
       const lockName = `sess:prune:${this.tableName}`;
@@ -318,12 +339,12 @@ export class KnexStore implements Store {
         if (this.dialect === 'postgres') {
           const result = await trx.raw('select pg_try_advisory_xact_lock(hashtext(?)) as ok', [lockName]);
           if (!result.rows[0]?.ok) return debug('another instance is sweeping %s', this.tableName);
-          await this.#prune();
+          await this.#prune(true);
         } else {
           const [rows] = await trx.raw('select get_lock(?, 0) as ok', [lockName]);
           if (Number(rows[0]?.ok) !== 1) return debug('another instance is sweeping %s', this.tableName);
           try {
-            await this.#prune();
+            await this.#prune(true);
           } finally {
             await trx.raw('select release_lock(?)', [lockName]);
           }
@@ -331,8 +352,6 @@ export class KnexStore implements Store {
       });
     } catch (err) {
       debug('sweep of %s failed: %s', this.tableName, err instanceof Error ? err.message : String(err));
-    } finally {
-      this.#sweeping = false;
     }
   }
 }

@@ -155,7 +155,7 @@ for (const dialect of DIALECTS) {
         const started = Date.now();
         const err = await failing.get('any').catch((e: unknown) => e);
         expect(err).toBeInstanceOf(StoreError);
-        expect((err as StoreError).message).toMatch(/^\[sess\] KnexStore could not read a session in table "sessions": .+Check that the database is reachable/);
+        expect((err as StoreError).message).toMatch(/^\[sess\] KnexStore could not read a session in table "sessions": .+\. Check that the database is reachable and the table has the schema of createSessionTable\.$/);
         expect((err as StoreError).cause).toBeInstanceOf(Error);
         expect((err as StoreError).status).toBe(503);
         expect(Date.now() - started).toBeLessThan(5000);
@@ -168,7 +168,27 @@ for (const dialect of DIALECTS) {
 
     it('surfaces a missing table as a StoreError that names the fix', async () => {
       const missing = new KnexStore({ knex, tableName: `missing_${uniqueTable()}`, pruneInterval: 0 });
-      await expect(missing.get('x')).rejects.toThrow(/createTable: true, or createSessionTable in a migration/);
+      const err = await missing.get('x').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(StoreError);
+      expect((err as StoreError).message).toContain(`Create the table: pass createTable: true, or call createSessionTable(knex, "${missing.tableName}") in a migration.`);
+    });
+
+    it('reports an exhausted pool as a StoreError with code E_STORE_TIMEOUT', async () => {
+      const small = dialect.connect({ pool: { min: 0, max: 1 }, acquireConnectionTimeout: 300 });
+      const busy = new KnexStore({ knex: small, tableName: store.tableName, pruneInterval: 0 });
+      let release!: () => void;
+      const held = small.transaction(() => new Promise<void>((resolve) => (release = resolve)));
+      try {
+        await sleep(50); // the transaction now holds the only connection
+        const err = await busy.get('x').catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(StoreError);
+        expect((err as StoreError).code).toBe('E_STORE_TIMEOUT');
+        expect((err as StoreError).message).toMatch(/No connection was free in time: .*pool\.max/);
+      } finally {
+        release?.();
+        await held;
+        await small.destroy();
+      }
     });
 
     it('sweeps expired rows on its timer, and close() stops the timer but not your knex', async () => {

@@ -33,6 +33,9 @@
  * | GET /csrf/token | (behind `csrf()`) | `{ token: <the adapter's csrfToken helper>() }` |
  * | POST /csrf/submit | (behind `csrf()`, after a urlencoded body parser) `session.increment('submits')` | `{ submits }` |
  *
+ * Use the default SessionManager options but `cookie: { secure: false }` (plain
+ * HTTP here).
+ *
  * Errors go through the framework's error path: a `SessionError` answers its
  * `.status` (403 for CSRF, 503 for the store).
  */
@@ -127,6 +130,25 @@ export function testScenarios(target: ScenarioTarget): void {
       expect([...b.cookies.values()][0]).toBe(cookie);
       await json(await b.get('/put?key=c&value=3'));
       expect((await json(await b.get('/all'))).all).toEqual({ c: '3' });
+    });
+
+    it('sends no cookie for a session that holds nothing', async () => {
+      const response = await browser().get('/all');
+      expect(await json(response)).toEqual({ all: {} });
+      expect(response.headers.getSetCookie()).toEqual([]);
+    });
+
+    it('never adopts an id the client chose', async () => {
+      const b = browser();
+      await json(await b.get('/put?key=a&value=1'));
+      const [name, value] = [...b.cookies][0]!;
+      const forged = browser();
+      const [id, signature] = value.split('.');
+      forged.cookies.set(name, `${id!.slice(0, -2)}AA.${signature}`); // a known-looking id, bad signature
+      await json(await forged.get('/put?key=b&value=2'));
+      expect(forged.cookies.get(name)!.split('.')[0]).not.toBe(id!.slice(0, -2) + 'AA');
+      expect((await json(await forged.get('/all'))).all).toEqual({ b: '2' });
+      expect((await json(await b.get('/all'))).all).toEqual({ a: '1' });
     });
 
     it('keeps two browsers apart', async () => {

@@ -14,6 +14,7 @@ import { SECRET, listen } from './app.js';
 const dir = mkdtempSync(join(tmpdir(), 'sess-express-'));
 writeFileSync(join(dir, 'file.txt'), 'from a file');
 writeFileSync(join(dir, 'page.ejs'), '<% if (session.has("success")) { %><p class="flash"><%= session.get("success") %></p><% } %><p>page</p>');
+writeFileSync(join(dir, 'form.ejs'), '<form method="post"><input type="hidden" name="_token" value="<%= csrfToken() %>"></form>');
 const big = 'x'.repeat(1024 * 1024);
 
 describe.each([
@@ -58,6 +59,8 @@ describe.each([
     });
     app.get('/how', (req, res) => void res.json({ how: req.session.get('how') ?? null }));
     app.get('/locals', (req, res) => void res.json({ same: res.locals.session === req.session }));
+    app.get('/form', express.urlencoded({ extended: false }), csrf(), (_req, res) => res.render('form'));
+    app.post('/form', express.urlencoded({ extended: false }), csrf(), (req, res) => void res.send(`posted ${req.session.increment('posts')}`));
     app.post('/unguarded-csrf', csrf(), (_req, res) => void res.send('ran'));
     app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
       errors.push(err);
@@ -110,6 +113,16 @@ describe.each([
     expect(await (await b.get('/page')).text()).toBe('<p class="flash">Saved &lt;ok&gt;</p><p>page</p>');
     expect(await (await b.get('/page')).text()).toBe('<p>page</p>');
     expect(await (await b.get('/locals')).json()).toEqual({ same: true });
+  });
+
+  it('renders res.locals.csrfToken() into a form whose post passes once', async () => {
+    const b = new HttpClient(server.baseUrl);
+    const html = await (await b.get('/form')).text();
+    const token = /name="_token" value="([\w-]+)"/.exec(html)![1]!;
+    const first = await b.post('/form', { form: { _token: token } });
+    expect(await first.text()).toBe('posted 1');
+    expect(first.headers.get('vary')).toBe('Sec-Fetch-Site, Origin');
+    expect((await b.post('/form', { form: { _token: token } })).status).toBe(403);
   });
 
   it('passes a load failure to the error middleware as a StoreError (503)', async () => {

@@ -73,6 +73,9 @@ function isMissingTable(err: unknown): boolean {
   return e?.code === '42P01' || e?.errno === 1146 || /no such table/i.test(String(e?.message));
 }
 
+/** Epoch ms of expiry; rounded, because a fractional ttl would not fit a bigint column. */
+const expiryOf = (ttlSeconds: number) => Date.now() + Math.round(ttlSeconds * 1000);
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -163,7 +166,7 @@ export class KnexStore implements Store {
         this.knex(this.tableName)
           .where('id', id)
           .andWhere('expires_at', '>', Date.now()) // never revive an expired row
-          .update({ expires_at: Date.now() + ttlSeconds * 1000 }),
+          .update({ expires_at: expiryOf(ttlSeconds) }),
       ),
     );
   }
@@ -287,7 +290,7 @@ export class KnexStore implements Store {
     return {
       id,
       data: this.dialect === 'postgres' ? encodeForJsonb(json) : json,
-      expires_at: Date.now() + ttlSeconds * 1000,
+      expires_at: expiryOf(ttlSeconds),
       user_id: typeof record.user === 'string' ? record.user : null,
     };
   }

@@ -128,6 +128,14 @@ for (const dialect of DIALECTS) {
       expect((await store.get('odd-text'))?.data).toEqual(data);
     });
 
+    it('accepts a fractional ttl', async () => {
+      await store.set('fraction', record(), 0.25);
+      expect(await store.get('fraction')).toBeDefined();
+      await store.touch('fraction', 0.3);
+      await sleep(400);
+      expect(await store.get('fraction')).toBeUndefined();
+    });
+
     it('keeps ids that differ only in letter case apart', async () => {
       await store.set('CaseId', record({ v: 'upper' }), 60);
       await store.set('caseid', record({ v: 'lower' }), 60);

@@ -135,7 +135,8 @@ export class FileStore implements Store {
   readonly #queues = new Map<string, Promise<void>>();
   #ready: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
-  #sweeping = false;
+  /** The background sweep in flight, if any: `close()` waits for it. */
+  #sweepRun: Promise<void> | undefined;
   #cursor = Math.floor(Math.random() * 256);
   #closed = false;
 
@@ -157,7 +158,9 @@ export class FileStore implements Store {
       fsync: options.fsync ?? false,
     };
     if (this.#options.sweepInterval > 0) {
-      this.#timer = setInterval(() => void this.#timedSweep(), this.#options.sweepInterval * 1000);
+      this.#timer = setInterval(() => {
+        this.#sweepRun ??= this.#timedSweep().finally(() => (this.#sweepRun = undefined));
+      }, this.#options.sweepInterval * 1000);
       this.#timer.unref(); // a sweep must never keep the process alive
     }
   }
@@ -283,11 +286,15 @@ export class FileStore implements Store {
     }
   }
 
-  /** Stops the background sweep. The store keeps working for calls made after. */
+  /**
+   * Stops the background sweep and waits for a run in flight to finish, so no
+   * file is touched by the timer afterwards. Calls made after still work.
+   */
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
+    await this.#sweepRun;
   }
 
   // ---- sessions ----
@@ -453,8 +460,7 @@ export class FileStore implements Store {
   // ---- sweeps ----
 
   async #timedSweep(): Promise<void> {
-    if (this.#sweeping || this.#closed) return;
-    this.#sweeping = true;
+    if (this.#closed) return;
     try {
       await this.#prepare();
       // Another process swept recently: skip (stamp shared through the file system).
@@ -465,24 +471,33 @@ export class FileStore implements Store {
       debug('background sweep removed %d files', count);
     } catch (err) {
       debug('background sweep skipped: %s', err instanceof Error ? err.message : String(err));
-    } finally {
-      this.#sweeping = false;
     }
   }
 
-  /** Sweeps shards from the cursor on until `limit` files were examined; returns files removed. */
+  /**
+   * Sweeps shards from the cursor on until `limit` files were examined; returns
+   * files removed. A limited (background) run resumes at the shard where the last
+   * one stopped and enters a shard at a random offset, so over several runs every
+   * file is reached even in shards larger than the limit.
+   */
   async #sweep(limit: number): Promise<number> {
     const names = Layout.shardNames();
+    const all = limit === Infinity;
+    const start = this.#cursor;
     let examined = 0;
     let removed = 0;
-    const all = limit === Infinity;
     for (let step = 0; step < names.length && examined < limit; step++) {
-      const shard = names[(this.#cursor + step) % names.length]!;
-      const folder = join(this.#layout.sessions, shard);
-      const entries = await readdir(folder).catch((err) => {
+      const folder = join(this.#layout.sessions, names[(start + step) % names.length]!);
+      let entries = await readdir(folder).catch((err) => {
         if (errorCode(err) === 'ENOENT') return [] as string[];
         throw err;
       });
+      if (!all && entries.length > limit - examined) {
+        const offset = Math.floor(Math.random() * entries.length);
+        entries = [...entries.slice(offset), ...entries.slice(0, offset)].slice(0, limit - examined);
+      } else if (!all) {
+        this.#cursor = (start + step + 1) % names.length; // shard done: the next run starts after it
+      }
       for (let i = 0; i < entries.length; i += SWEEP_CONCURRENCY) {
         const batch = entries.slice(i, i + SWEEP_CONCURRENCY);
         const results = await Promise.all(batch.map((name) => this.#sweepEntry(folder, name)));
@@ -490,11 +505,11 @@ export class FileStore implements Store {
         examined += batch.length;
         await this.#keepSweepLock();
       }
-      if (!all) this.#cursor = (this.#cursor + step + 1) % names.length;
     }
     removed += await this.#sweepFolder(this.#layout.users, all);
     await this.#sweepLocks();
-    await writeFile(this.#layout.stamp, '', { mode: this.#options.fileMode });
+    // Best effort: a missing stamp only means another process may sweep again soon.
+    await writeFile(this.#layout.stamp, '', { mode: this.#options.fileMode }).catch(() => undefined);
     return removed;
   }
 

@@ -74,12 +74,34 @@ describe('FileStore sweeps', () => {
     expect(await exists(sessionPath(store.dir, 'b'))).toBe(true);
   });
 
+  it('examines at most sweepBatch files per background run, and reaches them all over several runs', async () => {
+    let now = Date.now();
+    const dir = await tempDir();
+    const setup = new FileStore({ dir, sweepInterval: 0, clock: () => now });
+    for (let i = 0; i < 20; i++) await setup.set(`e${i}`, emptyRecord(1), 1);
+    now += 2000;
+    const store = new FileStore({ dir, sweepInterval: 0.1, sweepBatch: 2, clock: () => now });
+    const remaining = async () => (await listFiles(join(dir, 'sessions'))).length;
+    const seen: number[] = [];
+    for (let i = 0; i < 150; i++) {
+      const left = await remaining();
+      if (seen.at(-1) !== left) seen.push(left);
+      if (left === 0) break;
+      await sleep(20);
+    }
+    await store.close();
+    expect(seen.at(-1)).toBe(0);
+    expect(seen[1]).toBeGreaterThanOrEqual(16); // the first run removed at most 2 (4 if two runs fell between polls)
+    expect(seen.length).toBeGreaterThanOrEqual(6); // removal came in many small steps
+  });
+
   it('skips a background sweep while another process holds the sweep lock', async () => {
     let now = Date.now();
-    const store = new FileStore({ dir: await tempDir(), sweepInterval: 0.1, clock: () => now });
+    const dir = await tempDir();
+    const lock = join(dir, 'locks', 'sweep.lock');
+    await plant(lock, `${process.pid}\nsomewhere-else\nx\n0\n`); // a live sweeper on another host
+    const store = new FileStore({ dir, sweepInterval: 0.1, clock: () => now });
     await store.set('a', emptyRecord(1), 1);
-    const lock = join(store.dir, 'locks', 'sweep.lock');
-    await writeFile(lock, `${process.pid}\nsomewhere-else\nx\n0\n`); // a live sweeper elsewhere
     now += 2000;
     await sleep(500);
     expect(await exists(sessionPath(store.dir, 'a'))).toBe(true);

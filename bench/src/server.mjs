@@ -1,0 +1,301 @@
+// One benchmark server, run in its own child process by run.mjs:
+//   node src/server.mjs <scenario-id>
+// Listens on 127.0.0.1 (ephemeral port), reports the port over IPC, then answers
+// "start" (reset counters) and "stop" (report CPU time, requests served and
+// store/backend command counts for the window) from the parent.
+//
+// Every scenario has the same two routes:
+//   GET /read   reads one key ("n") of the session and answers {"n": ...}
+//   GET /write  increments "n" and answers {"n": ...}
+import http from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { SCENARIOS } from './scenarios.mjs';
+import { PG, REDIS, SECRET, PREFIX } from './config.mjs';
+
+const id = process.argv[2];
+const scenario = SCENARIOS.find((s) => s.id === id);
+if (!scenario) {
+  console.error(`unknown scenario ${id}`);
+  process.exit(2);
+}
+
+// ---- counters -----------------------------------------------------------------
+/** Store method calls (get/set/update/touch/destroy) and backend commands (Redis commands, SQL queries). */
+const counts = { store: {}, backend: {} };
+const bump = (kind, name) => (counts[kind][name] = (counts[kind][name] ?? 0) + 1);
+
+/** Wraps a store's methods in place (own properties shadow the prototype; private fields keep working). */
+function countStore(store, methods) {
+  for (const m of methods) {
+    if (typeof store[m] !== 'function') continue;
+    const original = store[m].bind(store);
+    store[m] = (...args) => {
+      bump('store', m);
+      return original(...args);
+    };
+  }
+  return store;
+}
+
+/** Counts every command an ioredis client sends (EVALSHA included), by name. */
+function countRedis(client) {
+  const original = client.sendCommand.bind(client);
+  client.sendCommand = (command, ...rest) => {
+    bump('backend', `redis:${command?.name ?? '?'}`);
+    return original(command, ...rest);
+  };
+  return client;
+}
+
+/** Counts SQL statements knex sends, by verb. */
+function countKnex(knex) {
+  knex.on('query', (q) => bump('backend', `sql:${String(q.sql).trim().split(/\s+/)[0].toLowerCase()}`));
+  return knex;
+}
+
+const cleanups = [];
+const tmpDirs = [];
+function tmp(name) {
+  const dir = mkdtempSync(path.join(tmpdir(), `sess-bench-${name}-`));
+  tmpDirs.push(dir);
+  return dir;
+}
+
+async function redisClient() {
+  const { Redis } = await import('ioredis');
+  const client = new Redis({ host: REDIS.host, port: REDIS.port, lazyConnect: true, maxRetriesPerRequest: 1 });
+  await client.connect();
+  cleanups.push(async () => {
+    // Only our own keys: never FLUSHALL on a shared server.
+    let cursor = '0';
+    do {
+      const [next, keys] = await client.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await client.del(...keys);
+    } while (cursor !== '0');
+    client.disconnect();
+  });
+  return countRedis(client);
+}
+
+async function knexClient(kind) {
+  const { default: knexFactory } = await import('knex');
+  const knex =
+    kind === 'pg'
+      ? knexFactory({ client: 'pg', connection: PG, pool: { min: 1, max: 10 } })
+      : knexFactory({ client: 'better-sqlite3', connection: { filename: path.join(tmp('sqlite'), 'sess.sqlite') }, useNullAsDefault: true });
+  cleanups.push(() => knex.destroy());
+  return knex;
+}
+
+// ---- @sess stores -----------------------------------------------------------
+const SESS_METHODS = ['get', 'set', 'update', 'touch', 'destroy'];
+
+async function sessStore(kind) {
+  switch (kind) {
+    case 'memory': {
+      const { MemoryStore } = await import('@sess/core');
+      return new MemoryStore();
+    }
+    case 'file': {
+      const { FileStore } = await import('@sess/store-file');
+      return new FileStore({ dir: tmp('file') });
+    }
+    case 'sqlite':
+    case 'pg': {
+      const { KnexStore } = await import('@sess/store-knex');
+      const knex = await knexClient(kind);
+      const tableName = `${PREFIX.replace(/:/g, '_')}sessions`;
+      if (kind === 'pg') await knex.schema.dropTableIfExists(tableName);
+      const store = new KnexStore({ knex, tableName, createTable: true });
+      // Create the table before measuring, and count only what requests cost.
+      await store.get('warm-up-no-such-id');
+      countKnex(knex);
+      if (kind === 'pg') cleanups.unshift(() => knex.schema.dropTableIfExists(tableName));
+      return store;
+    }
+    case 'redis': {
+      const { RedisStore } = await import('@sess/store-redis');
+      return new RedisStore({ client: await redisClient(), prefix: `${PREFIX}sess:` });
+    }
+    default:
+      throw new Error(`no @sess store ${kind}`);
+  }
+}
+
+async function sessManager(kind) {
+  const { SessionManager } = await import('@sess/core');
+  const store = countStore(await sessStore(kind), SESS_METHODS);
+  cleanups.push(() => store.close?.());
+  return new SessionManager({ secret: SECRET, store, cookie: { secure: false } });
+}
+
+// ---- express-session stores -----------------------------------------------------
+const ES_METHODS = ['get', 'set', 'touch', 'destroy'];
+
+async function expressSessionStore(kind, expressSession) {
+  switch (kind) {
+    case 'memory':
+      return new expressSession.MemoryStore();
+    case 'redis': {
+      const { RedisStore } = await import('connect-redis');
+      return new RedisStore({ client: await redisClient(), prefix: `${PREFIX}cr:` });
+    }
+    case 'pg': {
+      const { ConnectSessionKnexStore } = await import('connect-session-knex');
+      const knex = await knexClient('pg');
+      const tableName = `${PREFIX.replace(/:/g, '_')}connect`;
+      await knex.schema.dropTableIfExists(tableName);
+      const store = new ConnectSessionKnexStore({ knex, tableName, cleanupInterval: 0 });
+      await store.ready;
+      countKnex(knex);
+      cleanups.unshift(() => knex.schema.dropTableIfExists(tableName));
+      return store;
+    }
+    default:
+      throw new Error(`no express-session store ${kind}`);
+  }
+}
+
+// ---- koa-session stores -----------------------------------------------------------
+async function koaSessionStore(kind) {
+  if (kind === 'cookie') return undefined;
+  const { default: redisStore } = await import('koa-redis');
+  const store = redisStore({ host: REDIS.host, port: REDIS.port });
+  countRedis(store.client);
+  cleanups.push(() => store.quit());
+  return countStore(store, ES_METHODS);
+}
+
+// ---- apps --------------------------------------------------------------------------
+async function buildHandler() {
+  const { framework, lib, store } = scenario;
+  if (framework === 'express') {
+    const { default: express } = await import('express');
+    const app = express();
+    app.set('etag', false);
+    app.set('x-powered-by', false);
+    if (lib === 'bare') {
+      let n = 0;
+      app.get('/read', (req, res) => res.json({ n }));
+      app.get('/write', (req, res) => res.json({ n: ++n }));
+    } else if (lib === 'sess') {
+      const { session } = await import('@sess/express');
+      app.use(session(await sessManager(store)));
+      app.get('/read', (req, res) => res.json({ n: req.session.get('n', 0) }));
+      app.get('/write', (req, res) => res.json({ n: req.session.increment('n') }));
+    } else {
+      const { default: expressSession } = await import('express-session');
+      const esStore = countStore(await expressSessionStore(store, expressSession), ES_METHODS);
+      app.use(
+        expressSession({
+          secret: SECRET,
+          store: esStore,
+          resave: false,
+          saveUninitialized: false,
+          cookie: { secure: false, httpOnly: true, sameSite: 'lax', maxAge: 1800 * 1000 },
+        }),
+      );
+      app.get('/read', (req, res) => res.json({ n: req.session.n ?? 0 }));
+      app.get('/write', (req, res) => {
+        req.session.n = (req.session.n ?? 0) + 1;
+        res.json({ n: req.session.n });
+      });
+    }
+    return app;
+  }
+  if (framework === 'koa') {
+    const { default: Koa } = await import('koa');
+    const app = new Koa();
+    if (lib === 'bare') {
+      let n = 0;
+      app.use((ctx) => {
+        if (ctx.path === '/read') ctx.body = { n };
+        else if (ctx.path === '/write') ctx.body = { n: ++n };
+      });
+    } else if (lib === 'sess') {
+      const { session } = await import('@sess/koa');
+      app.use(session(await sessManager(store)));
+      app.use((ctx) => {
+        if (ctx.path === '/read') ctx.body = { n: ctx.session.get('n', 0) };
+        else if (ctx.path === '/write') ctx.body = { n: ctx.session.increment('n') };
+      });
+    } else {
+      const { default: koaSession } = await import('koa-session');
+      app.keys = [SECRET];
+      const externalStore = await koaSessionStore(store);
+      app.use(
+        koaSession(
+          { key: 'koa.sess', maxAge: 1800 * 1000, httpOnly: true, signed: true, secure: false, sameSite: 'lax', ...(externalStore ? { store: externalStore, prefix: `${PREFIX}koa:` } : {}) },
+          app,
+        ),
+      );
+      app.use((ctx) => {
+        if (ctx.path === '/read') ctx.body = { n: ctx.session.n ?? 0 };
+        else if (ctx.path === '/write') ctx.body = { n: (ctx.session.n = (ctx.session.n ?? 0) + 1) };
+      });
+    }
+    return app.callback();
+  }
+  if (framework === 'next') {
+    // The Next app (src/next-app) picks its session library from the route: /sess/* or /iron/*.
+    process.env.NEXT_TELEMETRY_DISABLED = '1';
+    process.env.SESS_BENCH_SECRET = SECRET;
+    const { default: next } = await import('next');
+    const dir = new URL('./next-app', import.meta.url).pathname;
+    const app = next({ dev: false, dir, quiet: true });
+    await app.prepare();
+    const handle = app.getRequestHandler();
+    const base = lib === 'sess' ? '/sess' : '/iron';
+    return (req, res) => {
+      req.url = base + req.url; // same /read and /write paths for the load generator
+      return handle(req, res);
+    };
+  }
+  throw new Error(`unknown framework ${framework}`);
+}
+
+// ---- server and IPC ---------------------------------------------------------------
+const handler = await buildHandler();
+let served = 0;
+let window = null;
+const server = http.createServer(handler);
+server.keepAliveTimeout = 65_000;
+server.on('request', (req, res) => res.on('finish', () => served++));
+await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+
+process.on('message', async (msg) => {
+  if (msg.type === 'start') {
+    counts.store = {};
+    counts.backend = {};
+    served = 0;
+    window = { cpu: process.cpuUsage(), at: process.hrtime.bigint() };
+    process.send({ type: 'started' });
+  } else if (msg.type === 'stop') {
+    const cpu = process.cpuUsage(window.cpu);
+    process.send({
+      type: 'stats',
+      served,
+      cpuUser: cpu.user,
+      cpuSystem: cpu.system,
+      elapsedNs: Number(process.hrtime.bigint() - window.at),
+      counts: structuredClone(counts),
+      rss: process.memoryUsage().rss,
+    });
+  } else if (msg.type === 'close') {
+    server.closeAllConnections?.();
+    server.close();
+    for (const fn of cleanups.reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        console.error(`[bench:${id}] cleanup: ${err.message}`);
+      }
+    }
+    for (const dir of tmpDirs) rmSync(dir, { recursive: true, force: true });
+    process.send({ type: 'closed' }, () => process.exit(0));
+  }
+});
+process.send({ type: 'ready', port: server.address().port });

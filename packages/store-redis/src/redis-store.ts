@@ -32,7 +32,7 @@ export interface RedisStoreOptions {
 
 /** The commands `defineCommand` adds to the client (EVALSHA, EVAL on NOSCRIPT). */
 interface ScriptCommands {
-  sessStoreUpdate(key: string, change: string, ttlMs: number): Promise<Array<string | number>>;
+  sessStoreUpdate(key: string, change: string, ttlMs: number): Promise<[number, number, string, string, string, string]>;
   sessStoreTouch(key: string, ttlMs: number): Promise<string | null>;
   sessStoreIndex(key: string, id: string, ttlMs: number): Promise<number>;
 }
@@ -176,7 +176,7 @@ export class RedisStore implements Store {
     const ms = toMs(ttlSeconds);
     return this.#run('update the session', async () => {
       const reply = await this.#scripts.sessStoreUpdate(this.key(id), JSON.stringify(change), ms);
-      const [existed, written, flash, oldUserRaw, newUserRaw, ...tokens] = reply;
+      const [existed, written, flash, oldUserRaw, newUserRaw, tokens] = reply;
       const oldUser = parseUser(oldUserRaw);
       const newUser = parseUser(newUserRaw);
       // The user set is another key (another slot on a Cluster), so it is kept in
@@ -190,8 +190,8 @@ export class RedisStore implements Store {
       return {
         existed: existed === 1,
         written: written === 1,
-        consumedTokens: tokens.map(String),
-        consumedFlash: JSON.parse(String(flash)) as UpdateResult['consumedFlash'],
+        consumedTokens: JSON.parse(tokens) as string[],
+        consumedFlash: JSON.parse(flash) as UpdateResult['consumedFlash'],
       };
     });
   }

@@ -5,10 +5,10 @@
  * Why a hand-written JSON scanner instead of cjson.decode + cjson.encode: cjson
  * prints numbers with 14 significant digits (a double needs 17), and it decodes
  * `{}` and `[]` to the same empty table, so a re-encoded record would not be the
- * record JavaScript wrote. The scanner splits the record and the change into
- * members and keeps every value as its original JSON text; only the few values
- * the change computes (increments, the token ring, lastSeen) are printed here.
- * cjson is used only to decode string arrays and escaped keys, where it is exact.
+ * record JavaScript wrote (and it refuses lone surrogates such as "\ud800").
+ * The scanner splits the record and the change into members and keeps every key
+ * and value as its original JSON text; only the numbers an increment computes
+ * are printed here. cjson is not used at all.
  */
 
 /** Shared Lua: the JSON scanner and the record reader. */
@@ -55,23 +55,19 @@ local function skip_value(s, i)
   return k
 end
 
-local function key_of(raw)
-  if find(raw, '\\\\', 1, true) then return cjson.decode(raw) end
-  return sub(raw, 2, -2)
-end
-
--- An object as an ordered map of raw JSON values: keys in first-seen order,
--- rawkey[k] the key as JSON text, val[k] the value as JSON text (nil: removed).
+-- An object as an ordered map: keys (JSON string texts) in first-seen order,
+-- val[k] the value as JSON text (nil: removed). Keys stay JSON text: every
+-- writer is JSON.stringify (or this script, which copies its text), which
+-- escapes a given string one way only, so equal texts are equal strings.
 local function new_map()
-  return { keys = {}, seen = {}, rawkey = {}, val = {} }
+  return { keys = {}, seen = {}, val = {} }
 end
 
-local function map_set(m, k, rk, v)
+local function map_set(m, k, v)
   if not m.seen[k] then
     m.seen[k] = true
     m.keys[#m.keys + 1] = k
   end
-  m.rawkey[k] = rk
   m.val[k] = v
 end
 
@@ -89,10 +85,37 @@ local function parse_object(s)
     if byte(s, i) ~= 58 then error('json: colon expected') end
     i = ws(s, i + 1)
     local ve = skip_value(s, i)
-    map_set(m, key_of(rk), rk, sub(s, i, ve - 1))
+    map_set(m, rk, sub(s, i, ve - 1))
     i = ws(s, ve)
     local c = byte(s, i)
     if c == 125 then return m end
+    if c ~= 44 then error('json: comma expected') end
+    i = ws(s, i + 1)
+  end
+end
+
+-- A top-level object (record, change) by plain field name: its field names
+-- are ASCII identifiers, never escaped.
+local function fields(s)
+  local m = parse_object(s)
+  local t = {}
+  for _, k in ipairs(m.keys) do t[sub(k, 2, -2)] = m.val[k] end
+  return t
+end
+
+-- An array as a list of its items' JSON texts.
+local function parse_array(s)
+  local items = {}
+  local i = ws(s, 1)
+  if byte(s, i) ~= 91 then error('json: array expected') end
+  i = ws(s, i + 1)
+  if byte(s, i) == 93 then return items end
+  while true do
+    local ve = skip_value(s, i)
+    items[#items + 1] = sub(s, i, ve - 1)
+    i = ws(s, ve)
+    local c = byte(s, i)
+    if c == 93 then return items end
     if c ~= 44 then error('json: comma expected') end
     i = ws(s, i + 1)
   end
@@ -102,7 +125,7 @@ local function encode_map(m)
   local parts = {}
   for _, k in ipairs(m.keys) do
     local v = m.val[k]
-    if v ~= nil then parts[#parts + 1] = m.rawkey[k] .. ':' .. v end
+    if v ~= nil then parts[#parts + 1] = k .. ':' .. v end
   end
   return '{' .. concat(parts, ',') .. '}'
 end
@@ -141,9 +164,8 @@ end
 -- record (corrupt data reads as absent, as in every store).
 local function read_record(raw)
   if not raw then return nil end
-  local ok, top = pcall(parse_object, raw)
+  local ok, v = pcall(fields, raw)
   if not ok then return nil end
-  local v = top.val
   if not (starts(v.data, 123) and starts(v.flash, 123) and starts(v.tokens, 91)) then return nil end
   if not (is_number(v.createdAt) and tonumber(v.createdAt) and is_number(v.lastSeen) and tonumber(v.lastSeen)) then return nil end
   return v
@@ -153,18 +175,18 @@ end
 /**
  * `update`: KEYS[1] the session key; ARGV[1] the change as JSON; ARGV[2] the ttl
  * in ms. Mirrors `applyChange` of @sess/core step by step. Returns
- * { existed, written, consumedFlash JSON, old user JSON or '', new user JSON or '', consumed tokens... }.
+ * { existed, written, consumedFlash JSON, old user JSON or '', new user JSON or '', consumedTokens JSON }.
  */
 export const UPDATE_LUA = `${JSON_LUA}
-local change = parse_object(ARGV[1]).val
+local change = fields(ARGV[1])
 local ttl = tonumber(ARGV[2])
 local rec = read_record(redis.call('GET', KEYS[1]))
 local existed = rec ~= nil
-if not existed and change.ifExists == 'true' then return { 0, 0, '{}', '', '' } end
+if not existed and change.ifExists == 'true' then return { 0, 0, '{}', '', '', '[]' } end
 
 local function list(raw)
   if raw == nil or raw == 'null' then return {} end
-  return cjson.decode(raw)
+  return parse_array(raw)
 end
 local function object(raw)
   if raw == nil or raw == 'null' then return new_map() end
@@ -175,7 +197,7 @@ local data, flash, tokens, created, last, user, meta
 if existed then
   data = parse_object(rec.data)
   flash = parse_object(rec.flash)
-  tokens = cjson.decode(rec.tokens)
+  tokens = parse_array(rec.tokens)
   created, last, user, meta = rec.createdAt, rec.lastSeen, rec.user, rec.meta
 else
   data, flash, tokens = new_map(), new_map(), {}
@@ -192,25 +214,25 @@ for _, k in ipairs(list(change.remove)) do
 end
 
 local put = object(change.put)
-for _, k in ipairs(put.keys) do map_set(data, k, put.rawkey[k], put.val[k]) end
+for _, k in ipairs(put.keys) do map_set(data, k, put.val[k]) end
 
 local inc = object(change.increment)
 for _, k in ipairs(inc.keys) do
   local start = finite(data.val[k]) or 0
-  map_set(data, k, inc.rawkey[k], format_number(start + tonumber(inc.val[k])))
+  map_set(data, k, format_number(start + tonumber(inc.val[k])))
 end
 
 local consumed_flash = new_map()
 for _, k in ipairs(list(change.consumeFlash)) do
   local v = flash.val[k]
   if v ~= nil then
-    map_set(consumed_flash, k, cjson.encode(k), v)
+    map_set(consumed_flash, k, v)
     flash.val[k] = nil
   end
 end
 
 local fl = object(change.flash)
-for _, k in ipairs(fl.keys) do map_set(flash, k, fl.rawkey[k], fl.val[k]) end
+for _, k in ipairs(fl.keys) do map_set(flash, k, fl.val[k]) end
 
 local consumed_tokens = {}
 local wanted_list = list(change.consumeTokens)
@@ -242,15 +264,13 @@ if change.meta ~= nil then meta = change.meta end
 if meta == 'null' then meta = '{}' end
 if tonumber(change.lastSeen) > tonumber(last) then last = change.lastSeen end
 
-local token_parts = {}
-for i, t in ipairs(tokens) do token_parts[i] = cjson.encode(t) end
 -- user first: the touch script reads it without scanning the data.
 local out = {}
 if user ~= nil then out[#out + 1] = '"user":' .. user end
 if meta ~= nil then out[#out + 1] = '"meta":' .. meta end
 out[#out + 1] = '"createdAt":' .. created
 out[#out + 1] = '"lastSeen":' .. last
-out[#out + 1] = '"tokens":[' .. concat(token_parts, ',') .. ']'
+out[#out + 1] = '"tokens":[' .. concat(tokens, ',') .. ']'
 out[#out + 1] = '"flash":' .. encode_map(flash)
 out[#out + 1] = '"data":' .. encode_map(data)
 local json = '{' .. concat(out, ',') .. '}'
@@ -260,9 +280,7 @@ else
   redis.call('DEL', KEYS[1])
 end
 
-local reply = { existed and 1 or 0, 1, encode_map(consumed_flash), old_user or '', user or '' }
-for _, t in ipairs(consumed_tokens) do reply[#reply + 1] = t end
-return reply
+return { existed and 1 or 0, 1, encode_map(consumed_flash), old_user or '', user or '', '[' .. concat(consumed_tokens, ',') .. ']' }
 `;
 
 /**
@@ -274,9 +292,9 @@ export const TOUCH_LUA = `${JSON_LUA}
 if redis.call('PEXPIRE', KEYS[1], ARGV[1]) == 0 then return false end
 local raw = redis.call('GET', KEYS[1])
 if not raw then return false end
-local ok, top = pcall(parse_object, raw)
-if not ok or top.val.user == nil or top.val.user == 'null' then return '' end
-return top.val.user
+local ok, top = pcall(fields, raw)
+if not ok or top.user == nil or top.user == 'null' then return '' end
+return top.user
 `;
 
 /**

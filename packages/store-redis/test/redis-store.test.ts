@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { applyChange, emptyRecord, StoreError, ConfigError } from '@sess/core';
+import type { JsonValue, SessionChange, SessionRecord } from '@sess/core';
 import { testStore } from '@sess/core/testing';
 import { RedisStore } from '@sess/store-redis';
 import { requireService } from '@sess/test-utils';
@@ -139,6 +140,49 @@ describe.skipIf(!hasRedis)('RedisStore on a single node', () => {
     expect(Object.getPrototypeOf(back!.data)).toBe(Object.prototype);
     expect(back?.tokens).toEqual([]);
     expect(back?.flash).toEqual({});
+  });
+
+  it('agrees with applyChange on 400 random changes over awkward keys and numbers', async () => {
+    const { store } = await fresh('fuzz');
+    let seed = 20261124;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
+    const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
+    const keys = ['a', 'a"b', 'x\\y', 'nul\u0000', 'sl/ash', 'lone\ud800', '🎉', '', '__proto__', 'toString', '0', 'ü'];
+    const values: JsonValue[] = [0.1 + 0.2, 1e-7, -1.5e-7, 2 ** 53 + 2, 1e300, 5e-324, 12345678901234.567, -0.5, 'x\n\t"', {}, [], [{}, []], { '': { '__proto__': [] } }, null, false, 'lone\udfff'];
+    const obj = (n: number) => {
+      const out: Record<string, JsonValue> = {};
+      for (let i = Math.floor(random() * n); i > 0; i--) Object.defineProperty(out, pick(keys), { value: pick(values), enumerable: true, writable: true, configurable: true });
+      return out;
+    };
+    let expected: SessionRecord | undefined = { ...emptyRecord(1764000000000.5), data: obj(6), flash: obj(3), tokens: ['t"1', 't\\2'] };
+    await store.set('f', expected, 60);
+    expect(await store.get('f')).toEqual(expected);
+    for (let round = 0; round < 400; round++) {
+      const change: SessionChange = { lastSeen: 1764000000000 + Math.floor(random() * 1000) / 7 };
+      if (random() < 0.2) change.ifExists = true;
+      if (random() < 0.05) change.clear = true;
+      if (random() < 0.4) change.remove = [pick(keys), pick(keys)];
+      if (random() < 0.5) change.put = obj(4);
+      if (random() < 0.4) change.increment = { [pick(keys)]: pick([1, -1, 0.1, 1e-9, 2 ** 52, -3.75]) };
+      if (random() < 0.3) change.consumeFlash = [pick(keys), pick(keys)];
+      if (random() < 0.3) change.flash = obj(3);
+      const ring = expected?.tokens ?? [];
+      if (random() < 0.3 && ring.length) change.consumeTokens = [pick(ring), pick(ring), 'absent'];
+      if (random() < 0.3) change.addTokens = Array.from({ length: 1 + Math.floor(random() * 12) }, (_, i) => `tok${round}-${i}${pick(['', '"', '\\', '\u2028'])}`);
+      if (random() < 0.15) change.user = pick([null, 'u"1', 'ü2']);
+      if (random() < 0.1) change.meta = { ip: pick(['::1', 'a"b']) };
+      const want = applyChange(expected, JSON.parse(JSON.stringify(change)));
+      const got = await store.update('f', change, 60);
+      expect({ existed: got.existed, written: got.written }).toEqual({ existed: want.existed, written: want.record !== undefined });
+      expect(got.consumedTokens.sort()).toEqual(want.consumedTokens.sort());
+      expect(got.consumedFlash).toEqual(JSON.parse(JSON.stringify(want.consumedFlash)));
+      // what a JSON store gives back: the record after a JSON round trip
+      if (want.record) expected = JSON.parse(JSON.stringify(want.record)) as SessionRecord;
+      expect(await store.get('f')).toEqual(expected);
+    }
   });
 
   it('lists and destroys a user\'s sessions, repairing the index of gone and re-assigned ids', async () => {

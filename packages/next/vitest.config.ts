@@ -7,6 +7,9 @@ export default defineProject({
     exclude: ['test/fixture/**'],
     // Builds the fixture app (when stale) and runs `next start` once for all files.
     globalSetup: ['test/global-setup.ts'],
+    // One server for all files: the scenario suite takes its store down and the
+    // app tests count store records, so files must not overlap.
+    fileParallelism: false,
     testTimeout: 30_000,
     hookTimeout: 60_000,
   },

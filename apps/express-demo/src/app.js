@@ -1,0 +1,87 @@
+import express from 'express';
+import { csrf, session } from '@sess/express';
+import { actions, styleSheet, views } from 'demo-kit';
+
+/**
+ * The demo site. Views get the session through `res.locals.session` and the
+ * CSRF token through `res.locals.csrfToken()`, as any Express view would.
+ * @param {{ sessionOptions: import('@sess/core').SessionManagerOptions, store: { name: string, description: string } }} setup
+ */
+export function createApp({ sessionOptions, store }) {
+  const app = express();
+  const sessions = session(sessionOptions);
+  const { manager } = sessions;
+  app.disable('x-powered-by');
+
+  // Before session(): the stylesheet needs no session, so it costs no store read.
+  app.get('/style.css', (req, res) => {
+    res.type('text/css').set('Cache-Control', 'public, max-age=300').send(styleSheet);
+  });
+
+  app.use(express.urlencoded({ extended: false }), sessions, csrf());
+
+  /** @param {express.Request} req @param {express.Response} res @returns {import('demo-kit/src/views.js').ViewContext} */
+  const context = (req, res) => ({
+    framework: 'Express',
+    session: res.locals.session,
+    csrfToken: () => res.locals.csrfToken(),
+    store,
+    path: req.path,
+  });
+  /**
+   * @template {keyof typeof views} P
+   * @param {express.Request} req @param {express.Response} res @param {P} page @param {any} [data]
+   */
+  const render = (req, res, page, data) => {
+    // Pages show per-session data: never let a cache or the back button reuse them.
+    res.set('Cache-Control', 'no-store').type('html').send(String(/** @type {Function} */ (views[page])(context(req, res), data)));
+  };
+
+  app.get('/', (req, res) => render(req, res, 'homePage', { visits: actions.countVisit(req.session) }));
+
+  app.get('/sign-in', (req, res) => render(req, res, 'signInPage'));
+  app.post('/sign-in', (req, res) => {
+    const result = actions.signIn(req.session, { username: req.body?.username, userAgent: req.get('user-agent') });
+    if (result.error) return res.status(422), render(req, res, 'signInPage', { username: req.body?.username, error: result.error });
+    res.redirect(303, '/');
+  });
+
+  app.post('/sign-out', (req, res) => {
+    actions.signOut(req.session);
+    res.redirect(303, '/');
+  });
+
+  app.get('/flash', (req, res) => render(req, res, 'flashPage', { reflashed: actions.showFlashPage(req.session) }));
+  app.post('/flash', (req, res) => {
+    actions.flashMessage(req.session, req.body?.mode);
+    res.redirect(303, '/flash');
+  });
+
+  app.get('/session', (req, res) => render(req, res, 'sessionPage'));
+
+  app.get('/sessions', async (req, res) => {
+    if (!actions.requireUser(req.session)) return res.redirect(303, '/sign-in');
+    render(req, res, 'sessionsPage', { sessions: await actions.listSessions(manager, req.session) });
+  });
+  app.post('/sessions/sign-out-others', async (req, res) => {
+    if (!actions.requireUser(req.session)) return res.redirect(303, '/sign-in');
+    await actions.signOutOthers(manager, req.session);
+    res.redirect(303, '/sessions');
+  });
+
+  app.use((req, res) => {
+    res.status(404);
+    render(req, res, 'errorPage', { status: 404, title: 'Not found', message: `There is no page at ${req.path}.` });
+  });
+
+  // CSRF refusals (403), store failures (503) and bugs (500) as pages.
+  app.use((/** @type {any} */ err, /** @type {express.Request} */ req, /** @type {express.Response} */ res, /** @type {express.NextFunction} */ next) => {
+    if (res.headersSent) return next(err);
+    const page = views.describeError(err);
+    if (page.status === 500) console.error(err);
+    res.status(page.status);
+    render(req, res, 'errorPage', page);
+  });
+
+  return { app, manager };
+}

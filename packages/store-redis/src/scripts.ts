@@ -19,13 +19,17 @@ local function ws(s, i)
   return find(s, '[^ \\t\\r\\n]', i) or (#s + 1)
 end
 
+-- Plain find of the next quote (memchr speed, where a pattern class goes byte by
+-- byte), then an odd run of backslashes before it means it is escaped.
 local function skip_string(s, i)
   local j = i + 1
   while true do
-    local k = find(s, '["\\\\]', j)
+    local k = find(s, '"', j, true)
     if not k then error('json: unterminated string') end
-    if byte(s, k) == 34 then return k + 1 end
-    j = k + 2
+    local b = k - 1
+    while byte(s, b) == 92 do b = b - 1 end
+    if (k - 1 - b) % 2 == 0 then return k + 1 end
+    j = k + 1
   end
 end
 

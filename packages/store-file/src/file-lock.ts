@@ -65,7 +65,7 @@ export async function acquireLock(path: string, options: LockOptions): Promise<R
       await handle.close();
       return () => releaseLock(path, token);
     }
-    if (await breakIfStale(path, options.stale)) continue;
+    const again = await breakIfStale(path, options.stale);
     if (Date.now() >= deadline) {
       throw new StoreError(
         `[sess] FileStore waited ${options.timeout} ms for the lock "${path}" held by another process or request. ` +
@@ -73,6 +73,7 @@ export async function acquireLock(path: string, options: LockOptions): Promise<R
         { code: 'E_STORE_TIMEOUT' },
       );
     }
+    if (again) continue; // broken or released: try again at once
     await sleep(delay / 2 + Math.random() * delay);
     delay = Math.min(delay * 2, 50);
   }

@@ -60,6 +60,21 @@ describe('FileStore sweeps', () => {
     expect(await stores[1]!.get('live')).toBeDefined();
   });
 
+  it('never deletes a session that is rewritten while a prune from another instance runs', async () => {
+    const dir = await tempDir();
+    let now = Date.now();
+    const [writer, sweeper] = [new FileStore({ dir, sweepInterval: 0, clock: () => now }), new FileStore({ dir, sweepInterval: 0, clock: () => now })];
+    const ids = Array.from({ length: 60 }, (_, i) => `r${i}`);
+    for (const id of ids) await writer.set(id, emptyRecord(1), 1);
+    now += 2000; // all expired, and about to be swept...
+    const [removed] = await Promise.all([
+      sweeper.prune(),
+      Promise.all(ids.map((id) => writer.update(id, { put: { revived: true }, lastSeen: 2 }, 60))), // ...while each is written anew
+    ]);
+    for (const id of ids) expect((await writer.get(id))?.data.revived).toBe(true);
+    expect(removed).toBeLessThanOrEqual(ids.length);
+  });
+
   it('sweeps in the background on an interval, and stops when closed', async () => {
     let now = Date.now();
     const store = new FileStore({ dir: await tempDir(), sweepInterval: 0.1, clock: () => now });

@@ -9,7 +9,8 @@ export default defineProject({
     globalSetup: ['test/global-setup.ts'],
     // One server for all files: the scenario suite takes its store down and the
     // app tests count store records, so files must not overlap.
-    fileParallelism: false,
+    pool: 'forks',
+    poolOptions: { forks: { singleFork: true } },
     testTimeout: 30_000,
     hookTimeout: 60_000,
   },

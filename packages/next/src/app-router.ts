@@ -1,7 +1,7 @@
 import { debuglog } from 'node:util';
 import type { SessionManager } from '@sess/core';
 import { cookieNotWritable } from './errors.js';
-import { type NextSession, cookieNeed, withSave } from './next-session.js';
+import { type NextSession, cookieNeed, hasUnsavedChanges, withSave } from './next-session.js';
 import { type CookieSetOptions, parseSetCookie } from './set-cookie.js';
 
 const debug = debuglog('sess:next');
@@ -28,7 +28,10 @@ export function createGetSession<Data extends object>(manager: SessionManager<Da
   async function load(jar: CookieJar): Promise<NextSession<Data>> {
     const incoming = jar.get(name)?.value;
     const session = await manager.load(incoming === undefined ? undefined : `${name}=${incoming}`);
+    let saved = false;
+    await warnIfNotSaved(() => !saved && hasUnsavedChanges(session, manager));
     return withSave(session, async () => {
+      saved = true;
       const need = cookieNeed(session, manager);
       if (need !== 'none') {
         // Set the cookie before the store sees the new id: if Next refuses (a
@@ -78,4 +81,24 @@ export function createGetSession<Data extends object>(manager: SessionManager<Da
     }
     return pending;
   };
+}
+
+/**
+ * Server components and server actions have no "end of request" the adapter
+ * could commit at, so a forgotten `save()` would lose changes silently. Next's
+ * `after()` (15.1+) runs once the response is sent: warn there, loudly.
+ */
+async function warnIfNotSaved(unsaved: () => boolean): Promise<void> {
+  try {
+    const { after } = (await import('next/server' as string)) as { after?: (task: () => void) => void };
+    after?.(() => {
+      if (!unsaved()) return;
+      process.emitWarning(
+        '[sess] the session was changed but never saved, so the change is lost: call `await session.save()` after changing it (or wrap the route handler in withSession()).',
+        { type: 'SessWarning', code: 'SESS_NOT_SAVED' },
+      );
+    });
+  } catch (err) {
+    debug('after() unavailable, unsaved changes go unreported: %s', err instanceof Error ? err.message : String(err));
+  }
 }

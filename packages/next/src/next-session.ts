@@ -44,3 +44,8 @@ export function withSave<Data extends object>(session: Session<Data>, save: () =
   Object.defineProperty(session, 'save', { value: save, enumerable: false, configurable: true });
   return session as NextSession<Data>;
 }
+
+/** True when commit would write something the application asked for. */
+export function hasUnsavedChanges(session: Session<any>, manager: SessionManager<any>): boolean {
+  return session.isNew ? cookieNeed(session, manager) === 'required' : session.isDirty;
+}

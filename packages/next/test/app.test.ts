@@ -187,3 +187,29 @@ describe('Pages Router', () => {
     expect(fresh.cookies.has('sess')).toBe(true);
   });
 });
+
+describe('middleware and forgotten saves', () => {
+  it('withSession() as middleware (Node.js runtime) creates a session the next request sees', async () => {
+    const client = new HttpClient(baseUrl);
+    const response = await client.get('/mw?tag=hello');
+    expect(response.status).toBe(200);
+    expect(response.headers.getSetCookie().join('\n')).toMatch(/^sess=[\w-]+\.[\w-]+;/m);
+    expect(await (await client.get('/get?key=middleware')).json()).toEqual({ value: 'hello', has: true });
+  });
+
+  it('a change without save() is lost and reported as a SessWarning once the response is sent', async () => {
+    const client = await signedInClient('Zoe');
+    expect(text(await page(client, '/forgot'), 'result')).toBe('changed');
+    expect(await (await client.get('/get?key=forgotten')).json()).toEqual({ value: null, has: false });
+    await expect.poll(() => readFileSync(inject('nextLog'), 'utf8')).toContain('[sess] the session was changed but never saved');
+  });
+
+  it('a session that was saved raises no warning', async () => {
+    const client = await signedInClient('Ann');
+    const before = readFileSync(inject('nextLog'), 'utf8').split('never saved').length;
+    await page(client, '/rsc-write');
+    await page(client, '/show');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(readFileSync(inject('nextLog'), 'utf8').split('never saved').length).toBe(before);
+  });
+});

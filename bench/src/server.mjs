@@ -113,7 +113,7 @@ async function sessStore(kind) {
       // Create the table before measuring, and count only what requests cost.
       await store.get('warm-up-no-such-id');
       countKnex(knex);
-      if (kind === 'pg') cleanups.unshift(() => knex.schema.dropTableIfExists(tableName));
+      if (kind === 'pg') cleanups.push(() => knex.schema.dropTableIfExists(tableName));
       return store;
     }
     case 'redis': {
@@ -151,7 +151,7 @@ async function expressSessionStore(kind, expressSession) {
       const store = new ConnectSessionKnexStore({ knex, tableName, cleanupInterval: 0 });
       await store.ready;
       countKnex(knex);
-      cleanups.unshift(() => knex.schema.dropTableIfExists(tableName));
+      cleanups.push(() => knex.schema.dropTableIfExists(tableName));
       return store;
     }
     default:

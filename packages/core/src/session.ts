@@ -1,9 +1,12 @@
 import { timingSafeEqual } from 'node:crypto';
+import { debuglog } from 'node:util';
 import { TOKEN_RING_SIZE, isEmptyChange } from './change.js';
 import { ValueError } from './errors.js';
 import { generateId, generateTokenValue, isIdShape } from './ids.js';
 import type { DefaultData, JsonValue, SessionChange, SessionRecord } from './types.js';
 import { cloneJson, setOwn, toStorable } from './value.js';
+
+const debug = debuglog('sess');
 
 /** Keys of the session data, or any string when the data is untyped. */
 type Key<Data> = Extract<keyof Data, string>;
@@ -165,7 +168,7 @@ export class Session<Data extends object = DefaultData> {
     assertKey(key);
     if (value === undefined) return this.remove(key);
     const stored = toStorable(value, key);
-    const change = this[STATE].change;
+    const change = this.#pending().change;
     setOwn(this.#data, key, stored);
     setOwn((change.put ??= {}), key, stored);
     if (change.increment) delete change.increment[key];
@@ -193,7 +196,7 @@ export class Session<Data extends object = DefaultData> {
     delete this.#flashNow[key];
     delete this.#flashNext[key];
     delete this.#nowValues[key];
-    const change = this[STATE].change;
+    const change = this.#pending().change;
     if (change.put) delete change.put[key];
     if (change.increment) delete change.increment[key];
     if (change.flash) delete change.flash[key];
@@ -212,7 +215,7 @@ export class Session<Data extends object = DefaultData> {
     this.#flashNow = {};
     this.#flashNext = {};
     this.#nowValues = {};
-    const s = this[STATE];
+    const s = this.#pending();
     s.change = { ...keepMeta(s.change), clear: true, lastSeen: s.change.lastSeen };
     return this;
   }
@@ -229,7 +232,7 @@ export class Session<Data extends object = DefaultData> {
     if (typeof current !== 'number') throw new ValueError(`[sess] cannot increment "${key}": it holds a ${typeof current}, not a number.`);
     const next = current + by;
     setOwn(this.#data, key, next);
-    const change = this[STATE].change;
+    const change = this.#pending().change;
     if (change.put && Object.prototype.hasOwnProperty.call(change.put, key)) {
       setOwn(change.put, key, next); // a value put in this request: the new total replaces it
     } else {
@@ -272,7 +275,7 @@ export class Session<Data extends object = DefaultData> {
    * @example session.reflash(['error'])
    */
   reflash(keys?: string[]): this {
-    const change = this[STATE].change;
+    const change = this.#pending().change;
     for (const key of keys ?? Object.keys(this.#flashNow)) {
       if (!Object.prototype.hasOwnProperty.call(this.#flashNow, key)) continue;
       const value = this.#flashNow[key] as JsonValue;
@@ -302,7 +305,7 @@ export class Session<Data extends object = DefaultData> {
     const token = generateTokenValue();
     this.#tokens.push(token);
     if (this.#tokens.length > TOKEN_RING_SIZE) this.#tokens.splice(0, this.#tokens.length - TOKEN_RING_SIZE);
-    const change = this[STATE].change;
+    const change = this.#pending().change;
     (change.addTokens ??= []).push(token);
     if (change.addTokens.length > TOKEN_RING_SIZE) change.addTokens.shift();
     return token;
@@ -335,7 +338,7 @@ export class Session<Data extends object = DefaultData> {
 
   #dropToken(index: number): void {
     const [token] = this.#tokens.splice(index, 1) as [string];
-    const change = this[STATE].change;
+    const change = this.#pending().change;
     const added = change.addTokens?.indexOf(token) ?? -1;
     // A token made in this request never reached the store: just do not add it.
     if (added !== -1) change.addTokens!.splice(added, 1);
@@ -365,7 +368,7 @@ export class Session<Data extends object = DefaultData> {
     if (userId !== null && (typeof userId !== 'string' || userId === '')) {
       throw new ValueError('[sess] setUser() needs a non-empty string user id, or null.');
     }
-    const change = this[STATE].change;
+    const change = this.#pending().change;
     this.#user = userId;
     change.user = userId;
     if (details !== undefined) change.meta = { ...(toStorable(details, 'details') as Record<string, string>) };
@@ -385,7 +388,7 @@ export class Session<Data extends object = DefaultData> {
    * are dropped unless `keepData` is true. Values put after the call are kept.
    */
   regenerateId(keepData = false): this {
-    const s = this[STATE];
+    const s = this.#pending();
     if (s.loadedId !== undefined && !s.deletes.includes(s.loadedId)) s.deletes.push(s.loadedId);
     if (keepData) {
       if (s.loadedId !== undefined && s.keepFrom === undefined && !s.destroyed) s.keepFrom = s.loadedId;
@@ -403,7 +406,7 @@ export class Session<Data extends object = DefaultData> {
    * call start a new session (a "signed out" flash message works).
    */
   destroy(): this {
-    const s = this[STATE];
+    const s = this.#pending();
     if (s.loadedId !== undefined && !s.deletes.includes(s.loadedId)) s.deletes.push(s.loadedId);
     this.#reset();
     s.id = generateId();
@@ -411,6 +414,16 @@ export class Session<Data extends object = DefaultData> {
     s.mustSave = false;
     s.destroyed = true;
     return this;
+  }
+
+  /**
+   * The state, for a method about to change it. A change after commit began is
+   * not saved (the record is being written): say so under NODE_DEBUG=sess.
+   */
+  #pending(): SessionState {
+    const s = this[STATE];
+    if (s.committed) debug('session %s changed after its commit began: this change is not saved', s.id.slice(0, 8));
+    return s;
   }
 
   #reset(): void {

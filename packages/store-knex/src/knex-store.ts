@@ -48,6 +48,12 @@ export interface KnexStoreOptions {
   maxRetries?: number;
 }
 
+/** The part of a better-sqlite3 `Database` that `update` uses (not imported: the driver is optional). */
+interface BetterSqliteDatabase {
+  prepare(sql: string): { get(...params: unknown[]): unknown; run(...params: unknown[]): unknown };
+  transaction<T>(fn: () => T): { immediate(): T };
+}
+
 interface Row {
   id: string;
   data: string;
@@ -94,6 +100,8 @@ export class KnexStore implements Store {
   readonly #createTable: boolean;
   readonly #batchSize: number;
   readonly #maxRetries: number;
+  /** The driver is better-sqlite3 (synchronous): `update` uses its own immediate transaction. */
+  readonly #betterSqlite: boolean;
   #ready: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
   /** The sweep in progress, so `close()` can wait for it before you destroy knex. */
@@ -119,6 +127,7 @@ export class KnexStore implements Store {
     if (!Number.isInteger(this.#maxRetries) || this.#maxRetries < 0) {
       throw new ConfigError(`[sess] KnexStore maxRetries must be an integer >= 0, got ${String(options.maxRetries)}.`);
     }
+    this.#betterSqlite = (this.knex.client as { driverName?: string }).driverName === 'better-sqlite3';
     if (this.dialect === 'sqlite') {
       const config = this.knex.client.config as { connection?: { filename?: string }; pool?: { max?: number } };
       const filename = config.connection?.filename ?? '';
@@ -172,6 +181,7 @@ export class KnexStore implements Store {
   }
 
   async update(id: string, change: SessionChange, ttlSeconds: number): Promise<UpdateResult> {
+    if (this.#betterSqlite) return this.#run('update a session', () => this.#retry(() => this.#updateBetterSqlite(id, change, ttlSeconds)));
     return this.#run('update a session', () =>
       this.#retry(() =>
         this.knex.transaction(async (trx) => {
@@ -195,6 +205,35 @@ export class KnexStore implements Store {
         }),
       ),
     );
+  }
+
+  /**
+   * better-sqlite3 is synchronous, so the whole read-apply-write runs as one
+   * `BEGIN IMMEDIATE` transaction in a single tick: other processes on the same
+   * file wait for the write lock (busy timeout) instead of failing at COMMIT,
+   * and nothing in this process can interleave. (A knex transaction would BEGIN
+   * deferred, and knex leaves the connection inside the transaction when COMMIT
+   * fails with SQLITE_BUSY.)
+   */
+  async #updateBetterSqlite(id: string, change: SessionChange, ttlSeconds: number): Promise<UpdateResult> {
+    const db = (await this.knex.client.acquireConnection()) as BetterSqliteDatabase;
+    try {
+      const work = db.transaction((): UpdateResult => {
+        const select = this.knex(this.tableName).select('id', 'data', 'expires_at').where('id', id).toSQL().toNative();
+        const row = db.prepare(select.sql).get(...select.bindings) as (Row & { expires_at: number }) | undefined;
+        const live = row && Number(row.expires_at) > Date.now() ? this.#parse(row) : undefined;
+        const { record, ...result } = applyChange(live, change);
+        if (record) {
+          const values = this.#row(id, record, ttlSeconds);
+          const write = (row ? this.knex(this.tableName).where('id', id).update(values) : this.knex(this.tableName).insert(values)).toSQL().toNative();
+          db.prepare(write.sql).run(...write.bindings);
+        }
+        return { ...result, written: record !== undefined };
+      });
+      return work.immediate();
+    } finally {
+      await this.knex.client.releaseConnection(db);
+    }
   }
 
   async prune(): Promise<number> {

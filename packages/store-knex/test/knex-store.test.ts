@@ -49,6 +49,21 @@ for (const dialect of DIALECTS) {
       expect((await store.get(id))?.data.n).toBe(20);
     });
 
+    // Two knex instances are two processes' worth of connections (for SQLite, two
+    // connections to one file, where only the database lock keeps writers apart).
+    if (dialect.name !== 'sqlite :memory:') it('loses no increment when two store instances update one id at once', async () => {
+      const other = dialect.connect();
+      try {
+        const second = new KnexStore({ knex: other, tableName: store.tableName, pruneInterval: 0 });
+        await store.set('two-instances', record(), 60);
+        const bump = (s: KnexStore) => s.update('two-instances', { ifExists: true, increment: { n: 1 }, lastSeen: 2 }, 60);
+        await Promise.all(Array.from({ length: 25 }, () => [bump(store), bump(second)]).flat());
+        expect((await store.get('two-instances'))?.data.n).toBe(50);
+      } finally {
+        await other.destroy();
+      }
+    });
+
     it('prunes 2,500 expired rows in batches of 1,000 and keeps live rows', async () => {
       const table = newTable();
       await createSessionTable(knex, table);

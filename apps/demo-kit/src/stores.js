@@ -98,9 +98,16 @@ export async function openStore({ dataDir, env = process.env }) {
 async function openKnex(name, config, description) {
   const { default: knex } = await import('knex');
   const { KnexStore } = await import('@sess/store-knex');
-  const db = knex(config);
+  // Why a quiet logger during the probe: knex prints a stack for a refused
+  // connection, and the demo explains it in one line instead.
+  let quiet = true;
+  const warn = (/** @type {unknown} */ message) => {
+    if (!quiet) console.warn(message);
+  };
+  const db = knex({ ...config, log: { warn, error: warn, deprecate: warn, debug() {} } });
   try {
     await db.raw('select 1');
+    quiet = false;
   } catch (err) {
     await db.destroy();
     const label = name === 'sqlite' ? 'SQLite' : LABELS[/** @type {'postgres' | 'mysql'} */ (name)];

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { debuglog } from 'node:util';
 import type { Knex } from 'knex';
 import { applyChange, ConfigError, isSessionRecord, StoreError } from '@sess/core';
@@ -81,6 +82,12 @@ function isMissingTable(err: unknown): boolean {
 
 /** Epoch ms of expiry; rounded, because a fractional ttl would not fit a bigint column. */
 const expiryOf = (ttlSeconds: number) => Date.now() + Math.round(ttlSeconds * 1000);
+
+/**
+ * The advisory lock the sweep takes: derived from the table name, and hashed
+ * because MySQL refuses lock names over 64 characters.
+ */
+export const sweepLockName = (tableName: string) => `sess:prune:${createHash('sha256').update(tableName).digest('hex').slice(0, 40)}`;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -374,7 +381,7 @@ export class KnexStore implements Store {
         await this.#prune(true);
         return;
       }
-      const lockName = `sess:prune:${this.tableName}`;
+      const lockName = sweepLockName(this.tableName);
       // The lock lives on the transaction's connection; the batches run on other
       // connections of the pool and commit one by one.
       await this.knex.transaction(async (trx) => {

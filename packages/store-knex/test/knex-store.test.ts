@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import knexFactory, { type Knex } from 'knex';
 import { ConfigError, emptyRecord, StoreError, type SessionRecord } from '@sess/core';
 import { createSessionTable, KnexStore } from '../src/index.js';
+import { sweepLockName } from '../src/knex-store.js';
 import { DIALECTS, uniqueTable } from './dialects.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -232,7 +233,7 @@ for (const dialect of DIALECTS) {
     if (!dialect.name.startsWith('sqlite')) it('skips its sweep while another instance holds the sweep lock', async () => {
       const table = newTable();
       await createSessionTable(knex, table);
-      const lockName = `sess:prune:${table}`;
+      const lockName = sweepLockName(table);
       let release!: () => void;
       const released = new Promise<void>((resolve) => (release = resolve));
       let locked!: () => void;

@@ -1,5 +1,5 @@
 import { debuglog } from 'node:util';
-import type { SessionManager } from '@sess/core';
+import { SessionError, type SessionManager } from '@sess/core';
 import { cookieNotWritable } from './errors.js';
 import { type NextSession, cookieNeed, hasUnsavedChanges, withSave } from './next-session.js';
 import { type CookieSetOptions, parseSetCookie } from './set-cookie.js';
@@ -72,7 +72,15 @@ export function createGetSession<Data extends object>(manager: SessionManager<Da
     // request, and the Pages Router helpers must load without it.
     // (The specifier is cast because next ships no `exports` map for NodeNext types.)
     const { cookies } = (await import('next/headers' as string)) as { cookies(): CookieJar | Promise<CookieJar> };
-    const jar = await cookies();
+    let jar: CookieJar;
+    try {
+      jar = await cookies();
+    } catch (err) {
+      throw new SessionError(
+        '[sess] getSession() works only inside a Next.js App Router request (a server component, route handler or server action); in the Pages Router use getPagesSession(req, res), withSessionRoute() or withSessionSsr().',
+        { code: 'E_UNSUPPORTED', cause: err },
+      );
+    }
     let pending = sessions.get(jar);
     if (pending === undefined) {
       pending = load(jar);

@@ -1,0 +1,25 @@
+import { createRequire } from 'node:module';
+import { MemoryStore, SessionError } from '@sess/core';
+import { describe, expect, it } from 'vitest';
+
+const secret = 'a-test-secret-that-is-long-enough-0123456789';
+
+describe('the built package outside a Next request', () => {
+  it('loads as ESM and as CommonJS without touching next/headers', async () => {
+    const esm = await import('@sess/next');
+    const cjs = createRequire(import.meta.url)('@sess/next') as typeof esm;
+    for (const entry of [esm, cjs]) {
+      const sessions = entry.createNextSessions({ secret, store: new MemoryStore() });
+      expect(Object.keys(sessions).sort()).toEqual(['getPagesSession', 'getSession', 'manager', 'withSession', 'withSessionRoute', 'withSessionSsr']);
+    }
+  });
+
+  it('getSession() outside a request is an E_UNSUPPORTED SessionError that points to the Pages Router helpers', async () => {
+    const { createNextSessions } = await import('@sess/next');
+    const { getSession } = createNextSessions({ secret, store: new MemoryStore() });
+    const error = await getSession().catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(SessionError);
+    expect(error).toMatchObject({ code: 'E_UNSUPPORTED' });
+    expect((error as Error).message).toMatch(/^\[sess\] getSession\(\) works only inside a Next\.js App Router request.*getPagesSession\(req, res\)/);
+  });
+});

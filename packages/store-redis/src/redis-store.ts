@@ -258,17 +258,22 @@ export class RedisStore implements Store {
     return found;
   }
 
-  /** Every key matching `pattern`, by SCAN on each master (never KEYS, which blocks Redis). */
+  /**
+   * Every key matching `pattern`, by SCAN on each master (never KEYS, which blocks
+   * Redis). ioredis adds a client `keyPrefix` to key arguments but not to a SCAN
+   * pattern nor strips it from the keys SCAN returns, so both are done here.
+   */
   async #scan(pattern: string): Promise<string[]> {
     const client = this.client as Partial<Cluster>;
+    const keyPrefix = (this.client.options as { keyPrefix?: string } | undefined)?.keyPrefix ?? '';
     const nodes: Redis[] = typeof client.nodes === 'function' ? client.nodes('master') : [this.client as Redis];
     const keys = new Set<string>();
     for (const node of nodes) {
       let cursor = '0';
       do {
-        const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+        const [next, batch] = await node.scan(cursor, 'MATCH', globEscape(keyPrefix) + pattern, 'COUNT', 500);
         cursor = next;
-        for (const key of batch) keys.add(key);
+        for (const key of batch) keys.add(key.startsWith(keyPrefix) ? key.slice(keyPrefix.length) : key);
       } while (cursor !== '0');
     }
     return [...keys];

@@ -210,6 +210,20 @@ describe.skipIf(!hasRedis)('RedisStore on a single node', () => {
     expect(await redis.smembers(store.userKey('p'))).toEqual(['live']);
   });
 
+  it('works behind an ioredis keyPrefix, prune included', async () => {
+    const prefixed = await ready(new Redis({ host: '127.0.0.1', port: 6379, keyPrefix: `${runPrefix}kp:` }));
+    clients.push(prefixed);
+    const store = new RedisStore({ client: prefixed, prefix: 's:' });
+    await store.set('live', { ...emptyRecord(1), user: 'p' }, 60);
+    await store.set('dead', { ...emptyRecord(1), user: 'p' }, 60);
+    await store.destroy('dead');
+    const plain = clients[0]!;
+    expect(await plain.exists(`${runPrefix}kp:s:live`)).toBe(1);
+    expect(await store.prune()).toBe(0);
+    expect(await plain.smembers(`${runPrefix}kp:s:user:p`)).toEqual(['live']);
+    expect((await store.listByUser('p')).map((s) => s.id)).toEqual(['live']);
+  });
+
   it('close() leaves the client open', async () => {
     const { redis, store } = await fresh('close');
     await store.close();

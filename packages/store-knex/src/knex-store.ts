@@ -57,7 +57,7 @@ interface BetterSqliteDatabase {
 
 interface Row {
   id: string;
-  data: string;
+  data: string | Buffer | object;
 }
 
 /** Database errors that a retry can cure: deadlocks, lock waits, busy files, insert races. */
@@ -344,8 +344,15 @@ export class KnexStore implements Store {
   /** A stored row as a record; unreadable data (bad JSON, wrong shape) reads as absent. */
   #parse(row: Row): SessionRecord | undefined {
     try {
-      const text = this.dialect === 'postgres' ? decodeFromJsonb(String(row.data)) : String(row.data);
-      const value: unknown = JSON.parse(text);
+      const raw: unknown = row.data;
+      let value: unknown;
+      // A hand-made schema may use a native JSON column that the driver already
+      // parses (MySQL 8 with mysql2), or a BLOB; ours always reads as text.
+      if (raw !== null && typeof raw === 'object' && !Buffer.isBuffer(raw)) value = raw;
+      else {
+        const text = String(raw);
+        value = JSON.parse(this.dialect === 'postgres' ? decodeFromJsonb(text) : text);
+      }
       if (isSessionRecord(value)) return value;
     } catch {
       // fall through: corrupt

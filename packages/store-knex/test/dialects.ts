@@ -25,7 +25,7 @@ const sqliteFile = () => {
 };
 
 /** Knex logs failed connection attempts to the console; the failure tests expect them. */
-const quiet = { log: { warn() {}, error() {}, debug() {}, deprecate() {} } };
+export const quiet = { log: { warn() {}, error() {}, debug() {}, deprecate() {} } };
 
 export const DIALECTS: DialectCase[] = [
   {

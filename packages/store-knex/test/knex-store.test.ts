@@ -3,7 +3,7 @@ import knexFactory, { type Knex } from 'knex';
 import { ConfigError, emptyRecord, StoreError, type SessionRecord } from '@sess/core';
 import { createSessionTable, KnexStore } from '../src/index.js';
 import { sweepLockName } from '../src/knex-store.js';
-import { DIALECTS, uniqueTable } from './dialects.js';
+import { DIALECTS, quiet, uniqueTable } from './dialects.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const record = (data: SessionRecord['data'] = {}, user?: string): SessionRecord => ({ ...emptyRecord(1), data, ...(user ? { user } : {}) });
@@ -152,6 +152,23 @@ for (const dialect of DIALECTS) {
       expect(await store.get('fraction')).toBeUndefined();
     });
 
+    it('works on a hand-written table whose data column is json rather than the default type', async () => {
+      const table = newTable();
+      await knex.schema.createTable(table, (t) => {
+        t.string('id', 64).primary();
+        t.json('data').notNullable(); // json on PostgreSQL, JSON on MariaDB, text on SQLite
+        t.bigInteger('expires_at').notNullable();
+        t.string('user_id', 255).nullable();
+      });
+      const own = new KnexStore({ knex, tableName: table, pruneInterval: 0 });
+      const value = record({ text: 'nul \u0000 here', n: 1 }, 'carol');
+      await own.set('j', value, 60);
+      expect(await own.get('j')).toEqual(value);
+      await own.update('j', { ifExists: true, increment: { n: 2 }, lastSeen: 5 }, 60);
+      expect((await own.get('j'))?.data.n).toBe(3);
+      expect((await own.listByUser('carol')).map((s) => s.id)).toEqual(['j']);
+    });
+
     it('keeps ids that differ only in letter case apart', async () => {
       await store.set('CaseId', record({ v: 'upper' }), 60);
       await store.set('caseid', record({ v: 'lower' }), 60);
@@ -198,7 +215,7 @@ for (const dialect of DIALECTS) {
     });
 
     it('reports an exhausted pool as a StoreError with code E_STORE_TIMEOUT', async () => {
-      const small = dialect.connect({ pool: { min: 0, max: 1 }, acquireConnectionTimeout: 300 });
+      const small = dialect.connect({ pool: { min: 0, max: 1 }, acquireConnectionTimeout: 300, ...quiet });
       const busy = new KnexStore({ knex: small, tableName: store.tableName, pruneInterval: 0 });
       let release!: () => void;
       const held = small.transaction(() => new Promise<void>((resolve) => (release = resolve)));

@@ -16,6 +16,7 @@ export const SCENARIOS = [
   { id: 'koa-session-cookie', framework: 'koa', lib: 'peer', store: 'cookie', label: 'koa-session (cookie)' },
   { id: 'sess-koa-redis', framework: 'koa', lib: 'sess', store: 'redis', label: '@sess/koa + RedisStore', peer: 'koa-session-redis' },
   { id: 'koa-session-redis', framework: 'koa', lib: 'peer', store: 'redis', label: 'koa-session + koa-redis' },
+  { id: 'next-bare', framework: 'next', lib: 'bare', store: '-', label: 'Next.js route handler (no session)' },
   { id: 'next-sess', framework: 'next', lib: 'sess', store: 'memory', label: '@sess/next + MemoryStore (route handler)', peer: 'next-iron' },
   { id: 'next-iron', framework: 'next', lib: 'peer', store: 'cookie', label: 'iron-session (route handler)' },
 ];
@@ -29,6 +30,6 @@ export const ROUND = [
   'express-bare',
   'koa-bare', 'sess-koa-memory', 'koa-session-cookie', 'sess-koa-redis', 'koa-session-redis',
   'express-bare',
-  'next-sess', 'next-iron',
+  'next-bare', 'next-sess', 'next-iron',
   'express-bare',
 ];

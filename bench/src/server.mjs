@@ -243,12 +243,13 @@ async function buildHandler() {
     // The Next app (src/next-app) picks its session library from the route: /sess/* or /iron/*.
     process.env.NEXT_TELEMETRY_DISABLED = '1';
     process.env.SESS_BENCH_SECRET = SECRET;
+    globalThis.__sessBenchCount = (store) => countStore(store, SESS_METHODS);
     const { default: next } = await import('next');
     const dir = new URL('./next-app', import.meta.url).pathname;
     const app = next({ dev: false, dir, quiet: true });
     await app.prepare();
     const handle = app.getRequestHandler();
-    const base = lib === 'sess' ? '/sess' : '/iron';
+    const base = lib === 'sess' ? '/sess' : lib === 'bare' ? '/bare' : '/iron';
     return (req, res) => {
       req.url = base + req.url; // same /read and /write paths for the load generator
       return handle(req, res);

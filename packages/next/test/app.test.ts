@@ -176,6 +176,15 @@ describe('Pages Router', () => {
     expect(await (await client.get('/api/whoami')).json()).toMatchObject({ pagesVisits: 2, isNew: false });
   });
 
+  it('getPagesSession(): save() after the headers went out refuses a new session and stores nothing', async () => {
+    const sizeBefore = await storeSize();
+    const client = new HttpClient(baseUrl);
+    const response = await client.get('/api/late-save');
+    expect(await response.text()).toBe('started|E_COOKIE_NOT_WRITABLE');
+    expect(response.headers.getSetCookie()).toEqual([]);
+    expect(await storeSize()).toBe(sizeBefore);
+  });
+
   it('getServerSideProps wrapped in withSessionSsr reads and saves the session', async () => {
     const client = await signedInClient('Eve');
     const first = await page(client, '/ssr');

@@ -223,7 +223,8 @@ for _, k in ipairs(put.keys) do map_set(data, k, put.val[k]) end
 local inc = object(change.increment)
 for _, k in ipairs(inc.keys) do
   local start = finite(data.val[k]) or 0
-  map_set(data, k, format_number(start + tonumber(inc.val[k])))
+  -- a null amount adds 0, as \`start + null\` does in JavaScript
+  map_set(data, k, format_number(start + (finite(inc.val[k]) or 0)))
 end
 
 local consumed_flash = new_map()

@@ -3,7 +3,7 @@
  * port that a test may kill and restart (outage tests), and the building block
  * of `startCluster()`. Nothing here touches the shared Redis on 6379.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -34,6 +34,19 @@ export async function freePort(): Promise<number> {
     if ((await canBind(port)) && (await canBind(port + 10000))) return port;
   }
   throw new Error('[sess test] no free port pair found on 127.0.0.1');
+}
+
+/**
+ * Whether the redis-server and redis-cli binaries are here. Missing is a failure
+ * when SESS_REQUIRE_SERVICES=1, otherwise the tests that need them skip loudly.
+ */
+export function hasRedisBinaries(): boolean {
+  const found = ['redis-server', 'redis-cli'].every((bin) => spawnSync(bin, ['--version']).status === 0);
+  if (found) return true;
+  const message = '[sess test] redis-server/redis-cli not found on PATH; install them with: apt-get install redis-server';
+  if (process.env.SESS_REQUIRE_SERVICES === '1') throw new Error(`${message} (SESS_REQUIRE_SERVICES=1 makes a missing service a failure)`);
+  console.warn(`${message} — skipping the tests that start their own Redis`);
+  return false;
 }
 
 export interface RedisServer {

@@ -130,6 +130,14 @@ describe.skipIf(!hasRedis)('RedisStore on a single node', () => {
     expect(await redis.get(store.key('n'))).toContain('"big":12345678901234');
   });
 
+  it('treats a null increment amount (NaN through JSON) as applyChange does', async () => {
+    const { store } = await fresh('nullinc');
+    const change = JSON.parse('{"increment":{"a":null,"b":2},"lastSeen":5}') as SessionChange;
+    await store.set('n', { ...emptyRecord(1), data: { a: 3 } }, 60);
+    await store.update('n', change, 60);
+    expect(await store.get('n')).toEqual(applyChange({ ...emptyRecord(1), data: { a: 3 } }, change).record);
+  });
+
   it('keeps empty objects and arrays apart, and "__proto__" as a plain key, through update', async () => {
     const { store } = await fresh('shapes');
     const record = { ...emptyRecord(1), data: JSON.parse('{"__proto__":{"p":1},"o":{},"a":[],"n":{"o":{},"a":[[]]}}'), flash: {} };

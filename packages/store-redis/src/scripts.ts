@@ -297,6 +297,18 @@ export const TOUCH_LUA = `${JSON_LUA}
 if redis.call('PEXPIRE', KEYS[1], ARGV[1]) == 0 then return false end
 local raw = redis.call('GET', KEYS[1])
 if not raw then return false end
+-- Records this store writes put \`user\` first (or start with meta/createdAt when
+-- there is none), so the data need not be scanned; anything else is parsed.
+if sub(raw, 1, 8) == '{"user":' then
+  local ok, e = pcall(skip_value, raw, 9)
+  if ok then
+    local user = sub(raw, 9, e - 1)
+    if user == 'null' then return '' end
+    return user
+  end
+  return ''
+end
+if sub(raw, 1, 8) == '{"meta":' or sub(raw, 1, 13) == '{"createdAt":' then return '' end
 local ok, top = pcall(fields, raw)
 if not ok or top.user == nil or top.user == 'null' then return '' end
 return top.user

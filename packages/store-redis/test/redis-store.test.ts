@@ -103,6 +103,26 @@ describe.skipIf(!hasRedis)('RedisStore on a single node', () => {
     expect(await redis.pttl(store.userKey('u'))).toBeGreaterThan(299_000);
   });
 
+  it('touch finds the user of a record written in another key order, and of one written by update', async () => {
+    const { redis, store } = await fresh('touchorder');
+    await redis.set(store.key('foreign'), JSON.stringify({ data: { user: 'not me' }, flash: {}, tokens: [], createdAt: 1, lastSeen: 1, user: 'u"1' }), 'PX', 5000);
+    await store.touch('foreign', 300);
+    expect(await redis.smembers(store.userKey('u"1'))).toEqual(['foreign']);
+    await store.update('upd', { user: 'u2', lastSeen: 1 }, 5);
+    await store.touch('upd', 300);
+    expect(await redis.pttl(store.userKey('u2'))).toBeGreaterThan(299_000);
+    await store.set('none', { ...emptyRecord(1), data: { user: 'fake' } }, 5);
+    await store.touch('none', 300);
+    expect(await redis.exists(store.userKey('fake'))).toBe(0);
+  });
+
+  it('two app instances (two clients, two stores) apply 100 overlapping increments: exactly 100', async () => {
+    const a = await fresh('multi');
+    const b = await fresh('multi');
+    await Promise.all(Array.from({ length: 100 }, (_, i) => (i % 2 ? a : b).store.update('m', { increment: { n: 1 }, lastSeen: i }, 60)));
+    expect((await a.store.get('m'))?.data.n).toBe(100);
+  });
+
   it('the user set never expires before its longest session', async () => {
     const { redis, store } = await fresh('userttl');
     await store.set('long', { ...emptyRecord(1), user: 'u' }, 300);

@@ -74,6 +74,19 @@ function isRetryable(err: unknown): boolean {
   );
 }
 
+/**
+ * The driver's message without the statement knex puts in front of it
+ * (`<sql with its values> - <message>`): the values are session ids, tokens and
+ * data, which must not reach logs through our error messages. (The `cause` keeps
+ * knex's message; knex's `compileSqlOnError: false` keeps the values out of it.)
+ */
+function describeError(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  if (!/^\s*(select|insert|update|delete|begin|commit|rollback|create|alter|drop|with)\b/i.test(message)) return message;
+  const cut = message.lastIndexOf(' - ');
+  return cut === -1 ? 'the query failed' : message.slice(cut + 3);
+}
+
 /** The table does not exist (PostgreSQL 42P01, MySQL 1146, SQLite "no such table"). */
 function isMissingTable(err: unknown): boolean {
   const e = err as { code?: string; errno?: number; message?: string };
@@ -289,7 +302,7 @@ export class KnexStore implements Store {
       return await work();
     } catch (err) {
       if (err instanceof StoreError || err instanceof ConfigError) throw err;
-      const detail = err instanceof Error ? err.message : String(err);
+      const detail = describeError(err);
       const timeout = (err as { name?: string })?.name === 'KnexTimeoutError';
       debug('%s on %s failed: %s', action, this.tableName, detail);
       const fix = isMissingTable(err)
@@ -319,7 +332,7 @@ export class KnexStore implements Store {
       } catch (err) {
         if (attempt >= this.#maxRetries || !isRetryable(err)) throw err;
         const wait = Math.random() * 5 * 2 ** attempt; // jittered, so the losers do not collide again
-        debug('retry %d after %s (%dms)', attempt + 1, (err as Error).message, Math.round(wait));
+        debug('retry %d after %s (%dms)', attempt + 1, describeError(err), Math.round(wait));
         await sleep(wait);
       }
     }

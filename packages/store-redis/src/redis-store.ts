@@ -115,12 +115,18 @@ export class RedisStore implements Store {
     }
   }
 
-  /** The key of a session record. */
+  /**
+   * The key of a session record.
+   * @example store.key('abc') // 'sess:abc'
+   */
   key(id: string): string {
     return `${this.prefix}${id}`;
   }
 
-  /** The key of a user's index set. */
+  /**
+   * The key of a user's index set.
+   * @example store.userKey('42') // 'sess:user:42'
+   */
   userKey(userId: string): string {
     return `${this.prefix}user:${userId}`;
   }
@@ -129,6 +135,10 @@ export class RedisStore implements Store {
     return this.client as ScriptedClient;
   }
 
+  /**
+   * The record (one GET), or undefined when absent, expired or unreadable.
+   * @example const record = await store.get(id);
+   */
   async get(id: string): Promise<SessionRecord | undefined> {
     const raw = await this.#run('read the session', () => this.client.get(this.key(id)));
     if (raw == null) return undefined;
@@ -142,6 +152,11 @@ export class RedisStore implements Store {
     return undefined;
   }
 
+  /**
+   * Creates or replaces the record with `SET … PX` (a ttl of 0 or less deletes it),
+   * and adds it to its user's set.
+   * @example await store.set(id, record, 3600);
+   */
   async set(id: string, record: SessionRecord, ttlSeconds: number): Promise<void> {
     const ms = toMs(ttlSeconds);
     const key = this.key(id);
@@ -159,11 +174,20 @@ export class RedisStore implements Store {
     });
   }
 
+  /**
+   * Deletes the record (DEL); an absent id is not an error.
+   * @example await store.destroy(id);
+   */
   async destroy(id: string): Promise<void> {
     // Plain DEL: the user index is repaired when it is next listed.
     await this.#run('delete the session', () => this.client.del(this.key(id)));
   }
 
+  /**
+   * Extends the expiry of an existing record (PEXPIRE, in a script that also
+   * reads the record's user so its set lives as long); never creates a key.
+   * @example await store.touch(id, 3600);
+   */
   async touch(id: string, ttlSeconds: number): Promise<void> {
     const ms = toMs(ttlSeconds);
     await this.#run('extend the session', async () => {
@@ -172,6 +196,11 @@ export class RedisStore implements Store {
     });
   }
 
+  /**
+   * Applies `change` atomically in one script call, exactly as `applyChange` of
+   * @sess/core defines it, and writes the result with the ttl.
+   * @example const { consumedTokens } = await store.update(id, { ifExists: true, consumeTokens: [token], lastSeen: Date.now() }, 3600);
+   */
   async update(id: string, change: SessionChange, ttlSeconds: number): Promise<UpdateResult> {
     const ms = toMs(ttlSeconds);
     return this.#run('update the session', async () => {
@@ -200,6 +229,7 @@ export class RedisStore implements Store {
    * Redis expires records itself, so there is nothing to delete: this only drops
    * index entries of sessions that are gone (SCAN over the user sets, never KEYS).
    * Returns 0, the number of expired records it deleted.
+   * @example await store.prune(); // from a daily job, if at all
    */
   async prune(): Promise<number> {
     await this.#run('prune the user index', async () => {
@@ -216,10 +246,19 @@ export class RedisStore implements Store {
     return 0;
   }
 
+  /**
+   * The live sessions of a user; ids that are gone or now belong to someone else
+   * are dropped from the user's set on the way.
+   * @example const sessions = await store.listByUser('42');
+   */
   async listByUser(userId: string): Promise<StoredSession[]> {
     return this.#run('list the sessions of a user', () => this.#listByUser(userId));
   }
 
+  /**
+   * Deletes every session of a user but `exceptId`, returning how many.
+   * @example await store.destroyByUser('42', currentSessionId);
+   */
   async destroyByUser(userId: string, exceptId?: string): Promise<number> {
     return this.#run('delete the sessions of a user', async () => {
       const doomed = (await this.#listByUser(userId)).filter((s) => s.id !== exceptId).map((s) => s.id);
@@ -230,7 +269,10 @@ export class RedisStore implements Store {
     });
   }
 
-  /** Nothing to release: the client is the application's (quit it yourself). */
+  /**
+   * Nothing to release: the client is the application's (quit it yourself).
+   * @example await store.close(); await client.quit();
+   */
   async close(): Promise<void> {}
 
   async #listByUser(userId: string): Promise<StoredSession[]> {

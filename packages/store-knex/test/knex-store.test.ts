@@ -169,6 +169,16 @@ for (const dialect of DIALECTS) {
       expect((await own.listByUser('carol')).map((s) => s.id)).toEqual(['j']);
     });
 
+    it('round-trips 300 strings built from escape-like characters through the database', async () => {
+      const parts = ['\\', 'u', '0', 'd', '8', '\uE000', '\u0000', '\ud800', '\udfff', '"'];
+      let state = 3;
+      const random = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+      const strings = Array.from({ length: 300 }, () => Array.from({ length: 1 + Math.floor(random() * 10) }, () => parts[Math.floor(random() * parts.length)]).join(''));
+      const data = Object.fromEntries(strings.map((s, i) => [`${i}:${s}`, s]));
+      await store.set('escapes', record(data), 60);
+      expect((await store.get('escapes'))?.data).toEqual(data);
+    });
+
     it('keeps ids that differ only in letter case apart', async () => {
       await store.set('CaseId', record({ v: 'upper' }), 60);
       await store.set('caseid', record({ v: 'lower' }), 60);

@@ -34,9 +34,9 @@ describe.skipIf(!runnable)('RedisStore on a 3-master Redis Cluster', () => {
     name: 'RedisStore (Cluster)',
     create: () => {
       const store = new RedisStore({ client: client!, prefix });
-      Object.defineProperty(store, 'prune', { value: undefined }); // see redis-store.test.ts
       return store;
     },
+    nativeExpiry: true, // Redis expires records itself: prune() returns 0
     corrupt: async (store, id) => {
       await client!.set((store as RedisStore).key(id), '[1,2', 'PX', 60_000);
     },

@@ -237,7 +237,8 @@ export class Session<Data extends object = DefaultData> {
       setOwn(change.put, key, next); // a value put in this request: the new total replaces it
     } else {
       const inc = (change.increment ??= {});
-      setOwn(inc, key, (inc[key] ?? 0) + by);
+      // Own keys only: "constructor" or "__proto__" must not read Object.prototype's.
+      setOwn(inc, key, (Object.prototype.hasOwnProperty.call(inc, key) ? (inc[key] as number) : 0) + by);
     }
     return next;
   }

@@ -123,6 +123,15 @@ describe('counters', () => {
     expect((await client.request((s) => s.get('n'))).result).toBe(102);
   });
 
+  it('counts keys named like Object.prototype members from 0', async () => {
+    const { client } = setup();
+    const keys = ['constructor', 'hasOwnProperty', 'toString', '__proto__'];
+    await client.request((s) => s.put('first', 1));
+    const { result } = await client.request((s) => keys.map((k) => s.increment(k)));
+    expect(result).toEqual([1, 1, 1, 1]);
+    expect((await client.request((s) => keys.map((k) => s.get(k)))).result).toEqual([1, 1, 1, 1]);
+  });
+
   it('incrementing a non-number throws a ValueError', async () => {
     const { client } = setup();
     await client.request((s) => s.put('name', 'Ada'));

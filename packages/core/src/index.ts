@@ -2,7 +2,7 @@ export { SessionManager, type SessionManagerOptions, type UserSessionInfo } from
 export { Session } from './session.js';
 export { MemoryStore, type MemoryStoreOptions } from './memory-store.js';
 export { applyChange, emptyRecord, isEmptyChange, isSessionRecord, TOKEN_RING_SIZE } from './change.js';
-export { ConfigError, CsrfError, SessionError, StoreError, ValueError, type SessionErrorCode } from './errors.js';
+export { ConfigError, CsrfError, SessionError, StoreError, ValueError, toStoreError, type SessionErrorCode } from './errors.js';
 export { readCookieValues, type CookieOptions } from './cookie.js';
 export type {
   ChangeResult,

@@ -86,18 +86,20 @@ export function browserScenario(t, { name, screenshotDir, start }) {
 
     it('refuses a replayed form submission (same CSRF token) with a 403 page', async () => {
       await page.goto('/flash');
-      const token = await page.locator('form[action="/flash"] input[name="_token"]').getAttribute('value');
+      const form = page.locator('form', { has: page.getByRole('button', { name: 'Flash a message' }) });
+      const token = await form.locator('input[name="_token"]').getAttribute('value');
+      const action = /** @type {string} */ (await form.getAttribute('action'));
       expect(token).toBeTruthy();
       await Promise.all([page.waitForURL(`${demo.url}/flash`), page.getByRole('button', { name: 'Flash a message' }).click()]);
       await expect(flash(page, 'notice').textContent()).resolves.toMatch(/reload and it is gone/);
       await snap(page, 'flash-message');
       // The same submission again, from the page itself: same origin, same token.
       const [response] = await Promise.all([
-        page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/flash'),
-        page.evaluate((value) => {
+        page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === action),
+        page.evaluate(([value, target]) => {
           const form = document.createElement('form');
           form.method = 'post';
-          form.action = '/flash';
+          form.action = target;
           for (const [k, v] of [['_token', value], ['mode', 'once']]) {
             const input = document.createElement('input');
             input.type = 'hidden';
@@ -107,7 +109,7 @@ export function browserScenario(t, { name, screenshotDir, start }) {
           }
           document.body.append(form);
           form.submit();
-        }, token),
+        }, [token, action]),
       ]);
       expect(response.status()).toBe(403);
       await page.waitForLoadState();

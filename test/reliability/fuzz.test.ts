@@ -170,7 +170,7 @@ describe('fuzzing the cookie header and CSRF inputs', () => {
           fc.tuple(fc.nat(42), fc.constantFrom('A', 'B', '-')).map(([i, c]) => ({ headers: { 'x-csrf-token': legit.token.slice(0, i) + c + legit.token.slice(i + 1) }, body: undefined })),
         ),
         async ({ headers, body }) => {
-          fc.pre(headers['x-csrf-token'] !== legit.token);
+          fc.pre((headers as Record<string, string>)['x-csrf-token'] !== legit.token);
           totals.requests++;
           const r = await send(server.baseUrl, '/csrf/submit', { method: 'POST', cookie: legit.cookie, headers, body });
           if (r.status === 403) refused++;

@@ -1,7 +1,8 @@
 import { defineProject } from 'vitest/config';
 
-// One file at a time: the load figures are only comparable when the suite does
-// not compete with itself for the machine's two cores.
+// One fork runs the files one after another: the load figures are only
+// comparable when the suite does not compete with itself for the cores.
+// (fileParallelism is a root-only option; singleFork is the project-level way.)
 export default defineProject({
   test: {
     name: 'reliability',
@@ -9,6 +10,7 @@ export default defineProject({
     exclude: ['node_modules/**'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
-    fileParallelism: false,
+    pool: 'forks',
+    poolOptions: { forks: { singleFork: true } },
   },
 });

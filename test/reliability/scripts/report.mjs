@@ -68,7 +68,7 @@ lines.push('cd /work/main && pnpm --filter "@sess/*" build');
 lines.push('npx vitest run --project reliability          # the suite (writes test/reliability/.results/*.json)');
 lines.push('node test/reliability/scripts/report.mjs        # this document from the last run');
 lines.push('```', '');
-lines.push('Needs PostgreSQL (127.0.0.1:5432, db `test`), MariaDB (127.0.0.1:3306, db `test`), Redis (127.0.0.1:6379) and the `redis-server` / `redis-cli` binaries (the outage test and the 3-master Cluster run private servers on free ports). A missing service skips its tests with a warning, or fails them with `SESS_REQUIRE_SERVICES=1` (CI). Every table, key prefix and folder is private to the run and removed afterwards; all traffic is loopback. Test files run one at a time (`fileParallelism: false`) so load figures are not skewed by the suite itself. `SESS_REL_BACKENDS=memory,redis` and `SESS_REL_REQUESTS=40` narrow a local run.', '');
+lines.push('Needs PostgreSQL (127.0.0.1:5432, db `test`), MariaDB (127.0.0.1:3306, db `test`), Redis (127.0.0.1:6379) and the `redis-server` / `redis-cli` binaries (the outage test and the 3-master Cluster run private servers on free ports). A missing service skips its tests with a warning, or fails them with `SESS_REQUIRE_SERVICES=1` (CI). Every table, key prefix and folder is private to the run and removed afterwards; all traffic is loopback. Test files run one at a time (one fork, `singleFork`) so load figures are not skewed by the suite itself. `SESS_REL_BACKENDS=memory,redis` and `SESS_REL_REQUESTS=40` narrow a local run.', '');
 const run = runSummary();
 lines.push('## Last run', '');
 if (run) {

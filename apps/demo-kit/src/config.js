@@ -9,6 +9,7 @@ import { openStore } from './stores.js';
  * @property {number} port
  * @property {string} url   the address to print and open
  * @property {string} dataDir
+ * @property {boolean} production  cookies are Secure and a SESSION_SECRET is required
  * @property {import('./stores.js').OpenedStore} store
  * @property {import('@sess/core').SessionManagerOptions} sessionOptions  for session() / createNextSessions()
  */
@@ -23,14 +24,17 @@ export async function setupDemo({ appDir, defaultPort, cookieName, env = process
   const port = env.PORT === undefined || env.PORT === '' ? defaultPort : Number(env.PORT);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new DemoSetupError(`PORT=${env.PORT} is not a port number.`);
   const dataDir = env.SESS_DATA_DIR ? (isAbsolute(env.SESS_DATA_DIR) ? env.SESS_DATA_DIR : resolve(env.SESS_DATA_DIR)) : resolve(appDir, '.sess-data');
-  const secret = loadSecret({ dataDir, env, log });
+  // SESS_DEMO_PRODUCTION: set by the Next.js demo's start script, because
+  // `next start` runs the app with NODE_ENV=production whatever the person set.
+  const production = env.SESS_DEMO_PRODUCTION ? env.SESS_DEMO_PRODUCTION === '1' : env.NODE_ENV === 'production';
+  const secret = loadSecret({ dataDir, env, production, log });
   const store = await openStore({ dataDir, env });
-  const production = env.NODE_ENV === 'production';
   return {
     host: '127.0.0.1',
     port,
     url: `http://127.0.0.1:${port}`,
     dataDir,
+    production,
     store,
     sessionOptions: {
       secret,

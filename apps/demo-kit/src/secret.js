@@ -7,12 +7,12 @@ import { DemoSetupError } from './errors.js';
  * The cookie-signing secret: `SESSION_SECRET` when set; otherwise, outside
  * production, a random secret generated on first start and kept in the data
  * folder, so sessions survive restarts without a secret in the source.
- * @param {{ dataDir: string, env?: NodeJS.ProcessEnv, log?: (line: string) => void }} options
+ * @param {{ dataDir: string, env?: NodeJS.ProcessEnv, production?: boolean, log?: (line: string) => void }} options
  * @returns {string}
  */
-export function loadSecret({ dataDir, env = process.env, log = console.log }) {
+export function loadSecret({ dataDir, env = process.env, production = env.NODE_ENV === 'production', log = console.log }) {
   if (env.SESSION_SECRET) return env.SESSION_SECRET;
-  if (env.NODE_ENV === 'production') {
+  if (production) {
     throw new DemoSetupError(
       'SESSION_SECRET is not set: in production set it to a random string of 32+ bytes, e.g. `node -e "console.log(require(\'crypto\').randomBytes(32).toString(\'base64url\'))"`.',
     );

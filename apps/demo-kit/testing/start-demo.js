@@ -12,9 +12,11 @@ import { join } from 'node:path';
  */
 export async function startDemo({ name, cwd, command, args, env = {}, timeoutMs = 60_000 }) {
   const dataDir = mkdtempSync(join(tmpdir(), `${name}-`));
+  // Without vitest's NODE_ENV=test: the demo runs as a person starts it.
+  const { NODE_ENV, ...inherited } = process.env;
   const child = spawn(command, args, {
     cwd,
-    env: { ...process.env, NODE_ENV: 'test', PORT: '0', SESS_STORE: 'file', SESS_DATA_DIR: dataDir, SESSION_SECRET: '', NEXT_TELEMETRY_DISABLED: '1', ...env },
+    env: { ...inherited, PORT: '0', SESS_STORE: 'file', SESS_DATA_DIR: dataDir, SESSION_SECRET: '', NEXT_TELEMETRY_DISABLED: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true, // its own process group, so stop() also ends what it spawned
   });

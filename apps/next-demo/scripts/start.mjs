@@ -28,7 +28,15 @@ const port = setup.port !== 0 ? setup.port : await new Promise((resolve, reject)
 const nextBin = createRequire(import.meta.url).resolve('next/dist/bin/next');
 const child = spawn(process.execPath, [nextBin, 'start', '-H', setup.host, '-p', String(port)], {
   cwd: appDir,
-  env: { ...process.env, SESS_DATA_DIR: setup.dataDir, NEXT_TELEMETRY_DISABLED: '1' },
+  env: {
+    ...process.env,
+    SESS_DATA_DIR: setup.dataDir,
+    // `next start` forces NODE_ENV=production: pass on the mode the person chose
+    // (Secure cookies or not) and the secret the check above settled on.
+    SESS_DEMO_PRODUCTION: setup.production ? '1' : '0',
+    SESSION_SECRET: /** @type {string} */ (setup.sessionOptions.secret),
+    NEXT_TELEMETRY_DISABLED: '1',
+  },
   stdio: ['ignore', 'pipe', 'pipe'],
 });
 

@@ -39,7 +39,10 @@ export function applyChange(record: SessionRecord | undefined | null, change: Se
     for (const key of Object.keys(change.increment)) {
       const current = hasOwn(data, key) ? data[key] : 0;
       const start = typeof current === 'number' && Number.isFinite(current) ? current : 0;
-      setOwn(data, key, start + (change.increment[key] as number));
+      // A change arrives as JSON from anywhere: a non-number adds 0, as the Redis script does.
+      const raw: unknown = change.increment[key];
+      const by = typeof raw === 'number' && Number.isFinite(raw) ? raw : 0;
+      setOwn(data, key, start + by);
     }
   }
   for (const key of change.consumeFlash ?? []) {

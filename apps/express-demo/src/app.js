@@ -42,7 +42,10 @@ export function createApp({ sessionOptions, store }) {
   app.get('/sign-in', (req, res) => render(req, res, 'signInPage'));
   app.post('/sign-in', (req, res) => {
     const result = actions.signIn(req.session, { username: req.body?.username, userAgent: req.get('user-agent') });
-    if (result.error) return res.status(422), render(req, res, 'signInPage', { username: req.body?.username, error: result.error });
+    if (result.error) {
+      res.status(422);
+      return render(req, res, 'signInPage', { username: req.body?.username, error: result.error });
+    }
     res.redirect(303, '/');
   });
 

@@ -91,6 +91,9 @@ async function releaseLock(path: string, token: string): Promise<void> {
 /** How long a breaker may hold the guard before others clear it (it died mid-break). */
 const GUARD_STALE = 2000;
 
+/** How long a lock file may stay empty before it counts as abandoned. */
+const EMPTY_STALE = 2000;
+
 /** What a lock file says about its holder: gone, or its identity and whether it is abandoned. */
 async function inspect(path: string, staleMs: number): Promise<{ ino: number; dev: number; stale: boolean; why: string } | undefined> {
   let info;
@@ -103,9 +106,12 @@ async function inspect(path: string, staleMs: number): Promise<{ ino: number; de
     throw err;
   }
   const [pid, host] = content.split('\n');
-  // An empty file is a holder between open and write: judged by age only.
   const dead = host === HOST && pid !== undefined && pid !== '' && !isAlive(Number(pid));
-  const old = Date.now() - info.mtimeMs > staleMs;
+  // An empty file is a holder between open and write, which takes microseconds;
+  // one that stays empty for EMPTY_STALE ms was killed in between (SIGKILL), and
+  // waiting the full staleMs for it would outlast every waiter's lockTimeout.
+  const limit = content === '' ? Math.min(staleMs, EMPTY_STALE) : staleMs;
+  const old = Date.now() - info.mtimeMs > limit;
   return { ino: info.ino, dev: info.dev, stale: dead || old, why: dead ? `pid ${pid} is gone` : `older than ${staleMs} ms` };
 }
 

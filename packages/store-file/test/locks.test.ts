@@ -36,6 +36,29 @@ describe('FileStore locks', () => {
     expect((await store.get('s'))?.data.n).toBe(1);
   });
 
+  it('breaks an empty lock file (holder killed between open and write) long before lockStale', async () => {
+    const dir = await tempDir();
+    const store = new FileStore({ dir, sweepInterval: 0, lockTimeout: 5000, lockStale: 60_000 });
+    await store.set('s', emptyRecord(1), 60);
+    const path = await plantLock(dir, 's', 1);
+    await writeFile(path, '');
+    const then = new Date(Date.now() - 2500);
+    await utimes(path, then, then);
+    const started = Date.now();
+    await increment(store, 's');
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect((await store.get('s'))?.data.n).toBe(1);
+  });
+
+  it('leaves a fresh empty lock file alone: its holder is between open and write', async () => {
+    const dir = await tempDir();
+    const store = new FileStore({ dir, sweepInterval: 0, lockTimeout: 300, lockStale: 60_000 });
+    await store.set('s', emptyRecord(1), 60);
+    const path = await plantLock(dir, 's', 1);
+    await writeFile(path, '');
+    await expect(increment(store, 's')).rejects.toBeInstanceOf(StoreError);
+  });
+
   it('breaks a lock older than lockStale even when its pid runs', async () => {
     const dir = await tempDir();
     const store = new FileStore({ dir, sweepInterval: 0, lockTimeout: 1000, lockStale: 5000 });

@@ -16,7 +16,7 @@ const num = (name, fallback) => (process.env[name] === undefined ? fallback : Nu
 export const KNOBS = {
   quick,
   /** Seconds of each measured window. */
-  duration: num('BENCH_DURATION', quick ? 1 : 4),
+  duration: num('BENCH_DURATION', quick ? 1 : 3),
   /** Seconds of unmeasured load before each window. */
   warmup: num('BENCH_WARMUP', quick ? 0.5 : 1),
   /** Rounds over all scenarios; the table quotes the median. */
@@ -29,6 +29,8 @@ export const KNOBS = {
   scaleSessions: num('BENCH_SCALE_SESSIONS', quick ? 2000 : 100_000),
   /** Files for the FileStore prune benchmark. */
   scaleFiles: num('BENCH_SCALE_FILES', quick ? 1000 : 20_000),
+  /** Routes to measure (comma-separated). */
+  routes: (process.env.BENCH_ROUTES ?? '/read,/write').split(','),
   /** Comma-separated scenario ids (or prefixes) to run; all when unset. */
   only: process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',') : undefined,
 };

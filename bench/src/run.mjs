@@ -152,7 +152,7 @@ for (let round = 1; round <= KNOBS.repeats; round++) {
   for (const id of ROUND) {
     const entry = servers.get(id);
     if (!entry) continue;
-    for (const route of ['/read', '/write']) {
+    for (const route of KNOBS.routes) {
       const m = await measure(entry.server, entry.port, route, entry.cookies);
       const key = `${id} ${route}`;
       if (!samples.has(key)) samples.set(key, []);

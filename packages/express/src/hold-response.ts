@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
 import { debuglog } from 'node:util';
 
 const debug = debuglog('sess:express');
@@ -32,15 +32,17 @@ export function holdUntilCommitted(res: ServerResponse, commit: () => Promise<st
   const fail = (err: unknown) => {
     state = 'failed';
     held.length = 0;
-    debug('commit failed, answering 503: %s', err instanceof Error ? err.message : String(err));
+    // A store failure is a 503; a record over maxSize (ValueError) is the app's bug: 500.
+    const status = typeof (err as { status?: unknown })?.status === 'number' ? (err as { status: number }).status : 503;
+    debug('commit failed, answering %d: %s', status, err instanceof Error ? err.message : String(err));
     if (res.headersSent) return void original.end!.call(res);
     for (const name of res.getHeaderNames()) res.removeHeader(name);
-    res.statusCode = 503;
+    res.statusCode = status;
     res.setHeader('Content-Type', 'text/plain; charset=utf-8');
     res.setHeader('Cache-Control', 'no-store');
     // The originals directly: our wrappers swallow everything once failed.
-    original.writeHead!.call(res, 503);
-    original.end!.call(res, 'Service Unavailable');
+    original.writeHead!.call(res, status);
+    original.end!.call(res, STATUS_CODES[status] ?? 'Error');
   };
 
   const hold = (name: Held['name'], args: unknown[]) => {

@@ -152,6 +152,23 @@ describe.each([
     }
   });
 
+  it('answers 500, not 503, when the commit refuses a record over maxSize, and writes nothing', async () => {
+    const app = express();
+    const small = new ControlledStore();
+    app.use(session({ secret: SECRET, store: small, cookie: { secure: false }, maxSize: 1000 }));
+    app.get('/big', (req, res) => void (req.session.put('big', 'x'.repeat(5000)), res.send('should not be sent')));
+    const s = await listen(app);
+    try {
+      const response = await new HttpClient(s.baseUrl).get('/big');
+      expect(response.status).toBe(500);
+      expect(await response.text()).toBe('Internal Server Error');
+      expect(response.headers.getSetCookie()).toEqual([]);
+      expect(small.inner.size).toBe(0);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('exposes the manager it uses, and accepts a manager instead of options', async () => {
     expect(middleware.manager).toBeInstanceOf(SessionManager);
     expect(middleware.manager.store).toBe(store);

@@ -1,4 +1,4 @@
-export { SessionManager, type SessionManagerOptions, type UserSessionInfo } from './manager.js';
+export { SessionManager, managerOf, toManager, type SessionManagerOptions, type UserSessionInfo } from './manager.js';
 export { Session } from './session.js';
 export { MemoryStore, type MemoryStoreOptions } from './memory-store.js';
 export { applyChange, emptyRecord, isEmptyChange, isSessionRecord, TOKEN_RING_SIZE } from './change.js';

@@ -149,6 +149,12 @@ export class SessionManager<Data extends object = DefaultData> {
    * Throws `StoreError` when the store fails, never a silent fresh session.
    */
   async load(cookieHeader: string | null | undefined): Promise<Session<Data>> {
+    const session = await this.#load(cookieHeader);
+    Object.defineProperty(session, MANAGER, { value: this }); // for managerOf(), across module copies
+    return session;
+  }
+
+  async #load(cookieHeader: string | null | undefined): Promise<Session<Data>> {
     const now = this.#clock();
     let verified: { id: string; secretIndex: number } | undefined;
     for (const value of readCookieValues(cookieHeader, this.cookie.name)) {
@@ -381,6 +387,29 @@ export class SessionManager<Data extends object = DefaultData> {
       );
     });
   }
+}
+
+/** Global symbol: an ESM and a CJS copy of core both find the manager. */
+const MANAGER = Symbol.for('sess.manager');
+
+/**
+ * The manager that loaded `session`, for middleware that runs after the
+ * session middleware (a CSRF check) and needs no options of its own.
+ * @example const manager = managerOf(req.session)
+ */
+export function managerOf<Data extends object>(session: Session<Data> | undefined | null): SessionManager<Data> | undefined {
+  return (session as unknown as Record<symbol, SessionManager<Data> | undefined> | null | undefined)?.[MANAGER];
+}
+
+/**
+ * A manager from options, or the manager itself: what every adapter's
+ * `session(options | manager)` does. Duck-typed rather than `instanceof`, so a
+ * manager from another copy of core (ESM next to CJS) is accepted as is.
+ */
+export function toManager<Data extends object>(options: SessionManagerOptions | SessionManager<Data>): SessionManager<Data> {
+  const candidate = options as Partial<SessionManager<Data>> | null;
+  if (typeof candidate?.load === 'function' && typeof candidate.commit === 'function') return options as SessionManager<Data>;
+  return new SessionManager<Data>(options as SessionManagerOptions);
 }
 
 function positive(value: number, name: string): number {

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, CsrfError, MemoryStore, SessionError, SessionManager, StoreError, createCsrfCheck, type Store } from '../src/index.js';
+import { ConfigError, CsrfError, MemoryStore, SessionError, SessionManager, StoreError, createCsrfCheck, managerOf, toManager, type Store } from '../src/index.js';
 import { TestClient, testSecret } from '../src/testing.js';
 
 /** A real MemoryStore that counts every call made to it. */
@@ -577,5 +577,23 @@ describe('createCsrfCheck', () => {
   it('never reads the token from anywhere but the header and the body field', async () => {
     const { run, token } = await prepared();
     await expect(run('POST', { cookie: `_token=${token}`, 'x-other': token }, { token })).rejects.toMatchObject({ reason: 'missing-token' });
+  });
+});
+
+describe('managerOf and toManager', () => {
+  it('managerOf finds the manager that loaded a session, and nothing for anything else', async () => {
+    const manager = make();
+    const session = await manager.load(undefined);
+    expect(managerOf(session)).toBe(manager);
+    expect(managerOf(undefined)).toBeUndefined();
+    expect(managerOf({} as never)).toBeUndefined();
+  });
+
+  it('toManager builds a manager from options and passes a manager through', () => {
+    const manager = make();
+    expect(toManager(manager)).toBe(manager);
+    const built = toManager({ secret, cookie: { secure: false } });
+    expect(built).toBeInstanceOf(SessionManager);
+    expect(() => toManager({ secret: 'short' })).toThrow(ConfigError);
   });
 });

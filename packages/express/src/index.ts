@@ -3,8 +3,10 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import {
   CSRF_VARY,
   ConfigError,
-  SessionManager,
   createCsrfCheck,
+  managerOf,
+  toManager,
+  type SessionManager,
   type CsrfOptions,
   type DefaultData,
   type Session,
@@ -38,8 +40,6 @@ export interface SessionMiddleware<Data extends object = DefaultData> extends Re
   readonly manager: SessionManager<Data>;
 }
 
-// Which manager loaded a session, so csrf() needs no options of its own.
-const managers = new WeakMap<Session<any>, SessionManager<any>>();
 
 /**
  * Loads the session before the handlers and commits it before the response
@@ -51,13 +51,11 @@ const managers = new WeakMap<Session<any>, SessionManager<any>>();
  * app.get('/', (req, res) => res.json({ visits: req.session.increment('visits') }));
  */
 export function session<Data extends object = DefaultData>(options: SessionManagerOptions | SessionManager<Data>): SessionMiddleware<Data> {
-  // Duck-typed rather than instanceof: an ESM and a CJS copy of core are two classes.
-  const manager = isManager<Data>(options) ? options : new SessionManager<Data>(options);
+  const manager = toManager<Data>(options);
   const middleware = (req: Request, res: Response, next: NextFunction): void => {
-    if (req.session && managers.get(req.session) === manager) return next(); // mounted twice
+    if (req.session && managerOf(req.session) === manager) return next(); // mounted twice
     manager.load(req.headers.cookie).then((loaded) => {
       const current = loaded as unknown as Session;
-      managers.set(current, manager);
       req.session = current;
       res.locals.session = current;
       holdUntilCommitted(res, () => manager.commit(loaded));
@@ -83,7 +81,7 @@ export function csrf(options: CsrfOptions = {}): RequestHandler {
   const check = createCsrfCheck(options);
   return (req, res, next) => {
     const current = req.session as Session | undefined;
-    const manager = current && managers.get(current);
+    const manager = current && managerOf(current);
     if (!current || !manager) {
       return next(new ConfigError('[sess] csrf() found no session: add app.use(session({ secret, store })) before app.use(csrf()).'));
     }
@@ -97,7 +95,3 @@ export function csrf(options: CsrfOptions = {}): RequestHandler {
   };
 }
 
-function isManager<Data extends object>(value: unknown): value is SessionManager<Data> {
-  const candidate = value as Partial<SessionManager<Data>> | null;
-  return typeof candidate?.load === 'function' && typeof candidate.commit === 'function';
-}

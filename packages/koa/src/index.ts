@@ -3,8 +3,10 @@ import type { Middleware } from 'koa';
 import {
   CSRF_VARY,
   ConfigError,
-  SessionManager,
   createCsrfCheck,
+  managerOf,
+  toManager,
+  type SessionManager,
   type CsrfOptions,
   type DefaultData,
   type Session,
@@ -34,8 +36,6 @@ export interface SessionMiddleware<Data extends object = DefaultData> extends Mi
   readonly manager: SessionManager<Data>;
 }
 
-// Which manager loaded a session, so csrf() needs no options of its own.
-const managers = new WeakMap<Session<any>, SessionManager<any>>();
 
 /**
  * Loads the session, runs the rest of the app, and commits before Koa writes
@@ -49,13 +49,11 @@ const managers = new WeakMap<Session<any>, SessionManager<any>>();
  * app.use((ctx) => { ctx.body = { visits: ctx.session.increment('visits') }; });
  */
 export function session<Data extends object = DefaultData>(options: SessionManagerOptions | SessionManager<Data>): SessionMiddleware<Data> {
-  // Duck-typed rather than instanceof: an ESM and a CJS copy of core are two classes.
-  const manager = isManager<Data>(options) ? options : new SessionManager<Data>(options);
+  const manager = toManager<Data>(options);
   const middleware: Middleware = async (ctx, next) => {
-    if (ctx.session && managers.get(ctx.session) === manager) return next(); // mounted twice
+    if (ctx.session && managerOf(ctx.session) === manager) return next(); // mounted twice
     const loaded = await manager.load(ctx.get('cookie'));
     const current = loaded as unknown as Session;
-    managers.set(current, manager);
     ctx.session = current;
     ctx.state.session = current;
     await next(); // a throw skips the commit on purpose (see above)
@@ -88,7 +86,7 @@ export function csrf(options: CsrfOptions = {}): Middleware {
   const check = createCsrfCheck(options);
   return async (ctx, next) => {
     const current = ctx.session as Session | undefined;
-    const manager = current && managers.get(current);
+    const manager = current && managerOf(current);
     if (!current || !manager) throw new ConfigError('[sess] csrf() found no session: add app.use(session({ secret, store })) before app.use(csrf()).');
     ctx.vary(CSRF_VARY);
     ctx.state.csrfToken = () => current.generateToken();
@@ -98,7 +96,3 @@ export function csrf(options: CsrfOptions = {}): Middleware {
   };
 }
 
-function isManager<Data extends object>(value: unknown): value is SessionManager<Data> {
-  const candidate = value as Partial<SessionManager<Data>> | null;
-  return typeof candidate?.load === 'function' && typeof candidate.commit === 'function';
-}

@@ -6,3 +6,4 @@ export { html, raw, escapeHtml } from './html.js';
 export * as views from './views.js';
 export { styleSheet } from './style.js';
 export * as actions from './actions.js';
+export { serve } from './serve.js';

@@ -19,7 +19,8 @@ export class SessionError extends Error {
 
   constructor(message: string, options: { code: SessionErrorCode; status?: number; cause?: unknown }) {
     super(message.startsWith('[sess]') ? message : `[sess] ${message}`, { cause: options.cause });
-    this.name = new.target.name;
+    // Names are spelled out, not new.target.name: minifiers (Next in production) rename classes.
+    this.name = 'SessionError';
     this.code = options.code;
     this.status = options.status ?? 500;
   }
@@ -29,6 +30,7 @@ export class SessionError extends Error {
 export class ConfigError extends SessionError {
   constructor(message: string, options: { cause?: unknown } = {}) {
     super(message, { code: 'E_CONFIG', status: 500, ...options });
+    this.name = 'ConfigError';
   }
 }
 
@@ -36,6 +38,7 @@ export class ConfigError extends SessionError {
 export class StoreError extends SessionError {
   constructor(message: string, options: { cause?: unknown; code?: 'E_STORE' | 'E_STORE_TIMEOUT' } = {}) {
     super(message, { code: options.code ?? 'E_STORE', status: 503, cause: options.cause });
+    this.name = 'StoreError';
   }
 }
 
@@ -46,6 +49,7 @@ export class CsrfError extends SessionError {
 
   constructor(message: string, reason: CsrfError['reason']) {
     super(message, { code: 'E_CSRF', status: 403 });
+    this.name = 'CsrfError';
     this.reason = reason;
   }
 }
@@ -54,6 +58,7 @@ export class CsrfError extends SessionError {
 export class ValueError extends SessionError {
   constructor(message: string, options: { code?: 'E_VALUE' | 'E_RECORD_TOO_LARGE'; cause?: unknown } = {}) {
     super(message, { code: options.code ?? 'E_VALUE', status: 500, cause: options.cause });
+    this.name = 'ValueError';
   }
 }
 

@@ -123,6 +123,17 @@ export class Session<Data extends object = DefaultData> {
     return s.mustSave || s.destroyed || s.deletes.length > 0 || !isEmptyChange(s.change);
   }
 
+  /**
+   * True when commit will set or expire the cookie because this request
+   * created, regenerated or destroyed the session (not for an untouched new
+   * session). Adapters that can set cookies only in some places (Next.js server
+   * components) check it before committing.
+   */
+  get needsCookie(): boolean {
+    const s = this[STATE];
+    return s.isNew && (s.mustSave || s.destroyed || !isEmptyChange(s.change));
+  }
+
   /** When the session was created (epoch ms). */
   get createdAt(): number {
     return this[STATE].createdAt;

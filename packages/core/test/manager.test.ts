@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, CsrfError, MemoryStore, SessionError, SessionManager, StoreError, createCsrfCheck, managerOf, toManager, type Store } from '../src/index.js';
+import { ConfigError, CsrfError, MemoryStore, SessionError, SessionManager, StoreError, ValueError, createCsrfCheck, managerOf, toManager, type Store } from '../src/index.js';
 import { TestClient, testSecret } from '../src/testing.js';
 
 /** A real MemoryStore that counts every call made to it. */
@@ -595,5 +595,31 @@ describe('managerOf and toManager', () => {
     const built = toManager({ secret, cookie: { secure: false } });
     expect(built).toBeInstanceOf(SessionManager);
     expect(() => toManager({ secret: 'short' })).toThrow(ConfigError);
+  });
+});
+
+describe('needsCookie and error names', () => {
+  it('needsCookie is true only when this request created, regenerated or destroyed the session', async () => {
+    const manager = make();
+    const fresh = await manager.load(undefined);
+    expect(fresh.needsCookie).toBe(false);
+    fresh.put('a', 1);
+    expect(fresh.needsCookie).toBe(true);
+    await manager.commit(fresh);
+    const cookie = (await manager.serializeCookie(fresh.id)).split(';')[0];
+    const existing = await manager.load(cookie);
+    existing.put('b', 2);
+    expect(existing.needsCookie).toBe(false);
+    existing.regenerateId();
+    expect(existing.needsCookie).toBe(true);
+    const other = await manager.load(cookie);
+    other.destroy();
+    expect(other.needsCookie).toBe(true);
+  });
+
+  it('error names survive minification: they are spelled out, not taken from the class', () => {
+    const errors = [new SessionError('x', { code: 'E_STORE' }), new ConfigError('x'), new StoreError('x'), new CsrfError('x', 'missing-token'), new ValueError('x')];
+    expect(errors.map((e) => e.name)).toEqual(['SessionError', 'ConfigError', 'StoreError', 'CsrfError', 'ValueError']);
+    expect(errors.every((e) => e.message.startsWith('[sess] '))).toBe(true);
   });
 });

@@ -1,4 +1,4 @@
-import { type DefaultData, type Session, type SessionChange, type SessionManager, isEmptyChange } from '@sess/core';
+import type { DefaultData, Session, SessionManager } from '@sess/core';
 
 /** A core `Session` with `save()`, the explicit commit of the Next adapter. */
 export type NextSession<Data extends object = DefaultData> = Session<Data> & {
@@ -14,29 +14,14 @@ export type NextSession<Data extends object = DefaultData> = Session<Data> & {
 /** What `save()` must do about the cookie. */
 export type CookieNeed = 'required' | 'optional' | 'none';
 
-interface CoreState {
-  isNew: boolean;
-  mustSave: boolean;
-  destroyed: boolean;
-  change: SessionChange;
-}
-
 /**
  * Whether committing `session` will change the cookie: `required` for a session
  * made, regenerated or destroyed in this request with something to store,
  * `optional` for an untouched new one kept only because of `saveUninitialized`.
- *
- * Why the symbol lookup: `session.isDirty` is also true for an untouched fresh
- * session that replaced a timed-out one (only a delete is pending), which needs
- * no cookie; core keeps the finer state behind a private symbol. Without it we
- * fall back to `isNew && isDirty`.
  */
 export function cookieNeed(session: Session<any>, manager: SessionManager<any>): CookieNeed {
   if (!session.isNew) return 'none';
-  const key = Object.getOwnPropertySymbols(session).find((s) => s.description === 'sess.state');
-  const state = key === undefined ? undefined : ((session as unknown as Record<symbol, CoreState>)[key] as CoreState | undefined);
-  const changed = state ? state.mustSave || state.destroyed || !isEmptyChange(state.change) : session.isDirty;
-  if (changed) return 'required';
+  if (session.needsCookie) return 'required';
   return manager.saveUninitialized ? 'optional' : 'none';
 }
 

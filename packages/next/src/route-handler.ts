@@ -24,6 +24,12 @@ export interface WithSessionOptions {
    * @example export const POST = withSession(handler, { csrf: true })
    */
   csrf?: boolean | CsrfOptions;
+  /**
+   * Answers a `SessionError` (a refused CSRF token: 403, a store failure: 503)
+   * with your own page. Without it, a plain-text response with the error's status.
+   * @example onError: (err) => new Response(renderForbidden(), { status: err.status, headers: { 'content-type': 'text/html' } })
+   */
+  onError?: (error: Error & { code: string; status: number }, request: Request) => Response | Promise<Response>;
 }
 
 /** Builds `withSession(handler)`: load, run, commit, and set the cookie on the returned Response. */
@@ -56,6 +62,10 @@ export function createWithSession<Data extends object>(manager: SessionManager<D
         // The express and koa adapters answer a SessionError with its status
         // (403 CSRF, 503 store); a route handler has no error middleware, so here.
         debug('%s answered %d: %s', request.url, err.status, err.message);
+        if (options.onError) {
+          const answer = await options.onError(err, request);
+          return csrf ? withHeader(answer, 'vary', CSRF_VARY) : answer;
+        }
         const body = err.status < 500 ? err.message : (STATUS_CODES[err.status] ?? 'Error');
         return new Response(body, { status: err.status, headers: { 'content-type': 'text/plain; charset=utf-8', ...(csrf ? { vary: CSRF_VARY } : {}) } });
       }

@@ -222,3 +222,14 @@ describe('middleware and forgotten saves', () => {
     expect(readFileSync(inject('nextLog'), 'utf8').split('never saved').length).toBe(before);
   });
 });
+
+describe('withSession onError', () => {
+  it('answers a refused CSRF check with the page onError returns, and the handler does not run', async () => {
+    const client = new HttpClient(baseUrl);
+    const response = await client.post('/api/guarded', { form: { _token: 'A'.repeat(43) }, headers: { origin: baseUrl } });
+    expect(response.status).toBe(403);
+    expect(response.headers.get('content-type')).toBe('text/html');
+    expect(await response.text()).toBe('custom page: 403 E_CSRF');
+  });
+});
+

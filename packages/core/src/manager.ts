@@ -125,7 +125,7 @@ export class SessionManager<Data extends object = DefaultData> {
     this.saveUninitialized = options.saveUninitialized ?? false;
     this.maxSize = positive(options.maxSize ?? 4 * 1024 * 1024, 'maxSize');
     this.storeTimeout = nonNegative(options.storeTimeout ?? 5000, 'storeTimeout');
-    this.#clock = options.clock ?? Date.now;
+    this.#clock = options.clock ?? (() => Date.now()); // late-bound: fake timers replace Date.now
     this.#times = { idleTimeout: this.idleTimeout, absoluteTimeout: this.absoluteTimeout };
     if (options.store !== undefined) {
       for (const method of ['get', 'set', 'destroy', 'touch'] as const) {

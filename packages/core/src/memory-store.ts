@@ -34,7 +34,7 @@ export class MemoryStore implements Store {
   #timer: NodeJS.Timeout | undefined;
 
   constructor(options: MemoryStoreOptions = {}) {
-    this.#clock = options.clock ?? Date.now;
+    this.#clock = options.clock ?? (() => Date.now()); // late-bound: fake timers replace Date.now
     const every = options.sweepInterval ?? 60;
     if (every > 0) {
       this.#timer = setInterval(() => void this.prune(), every * 1000);

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ConfigError, CsrfError, MemoryStore, SessionError, SessionManager, StoreError, ValueError, createCsrfCheck, managerOf, toManager, type Store } from '../src/index.js';
 import { TestClient, testSecret } from '../src/testing.js';
 
@@ -621,5 +621,22 @@ describe('needsCookie and error names', () => {
     const errors = [new SessionError('x', { code: 'E_STORE' }), new ConfigError('x'), new StoreError('x'), new CsrfError('x', 'missing-token'), new ValueError('x')];
     expect(errors.map((e) => e.name)).toEqual(['SessionError', 'ConfigError', 'StoreError', 'CsrfError', 'ValueError']);
     expect(errors.every((e) => e.message.startsWith('[sess] '))).toBe(true);
+  });
+});
+
+describe('time', () => {
+  it('follows fake timers installed after the manager was built (vi.useFakeTimers)', async () => {
+    const manager = make({ idleTimeout: 60, store: new MemoryStore({ sweepInterval: 0 }) });
+    const client = new TestClient(manager);
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      await client.request((s) => s.put('user', 'ada'));
+      vi.setSystemTime(Date.now() + 59_000);
+      expect((await client.request((s) => s.get('user'))).result).toBe('ada');
+      vi.setSystemTime(Date.now() + 61_000);
+      expect((await client.request((s) => [s.isNew, s.get('user')])).result).toEqual([true, undefined]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -146,7 +146,7 @@ export class FileStore implements Store {
     }
     this.dir = resolve(options.dir);
     this.#layout = new Layout(this.dir);
-    this.#clock = options.clock ?? Date.now;
+    this.#clock = options.clock ?? (() => Date.now()); // late-bound: fake timers replace Date.now
     this.#options = {
       sweepInterval: positive('sweepInterval', options.sweepInterval, 60, true),
       sweepBatch: positive('sweepBatch', options.sweepBatch, 1000),

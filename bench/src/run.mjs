@@ -295,14 +295,16 @@ console.log(report);
 
 const outDir = path.join(benchDir, 'results');
 mkdirSync(outDir, { recursive: true });
-const tag = KNOBS.quick ? 'quick' : 'latest';
+// Only a full run (all scenarios and routes, no profiler) replaces latest-* and rps.svg.
+const partial = KNOBS.only || profile.size > 0 || KNOBS.routes.join() !== '/read,/write';
+const tag = KNOBS.quick ? 'quick' : partial ? 'partial' : 'latest';
 writeFileSync(path.join(outDir, `${tag}-http.md`), report);
 writeFileSync(path.join(outDir, `${tag}-http.json`), JSON.stringify({ machine, knobs: KNOBS, rows, targets, drift, skipped: [...skipped] }, null, 2));
 const svg = barChart(
   rows.map((r) => ({ label: `${r.scenario.label} ${r.route}`, value: r.rps, group: r.scenario.lib, route: r.route })),
   { title: `Requests/s per scenario (median of ${KNOBS.repeats}, ${KNOBS.connections} connections, Node ${machine.node}, ${machine.cpus.split(' x ')[0]} cores)` },
 );
-writeFileSync(KNOBS.quick ? path.join(outDir, 'quick-rps.svg') : path.join(benchDir, 'rps.svg'), svg);
+writeFileSync(tag === 'latest' ? path.join(benchDir, 'rps.svg') : path.join(outDir, `${tag}-rps.svg`), svg);
 log(`HTTP part took ${fmt((Date.now() - started) / 1000, 0)} s`);
 
 if (!onlyHttp && !KNOBS.only) {

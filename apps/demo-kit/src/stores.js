@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { DemoSetupError } from './errors.js';
 
 /** The values SESS_STORE accepts, the first being the default. */
-export const STORE_NAMES = ['file', 'sqlite', 'postgres', 'mysql', 'redis'];
+export const STORE_NAMES = ['file', 'sqlite', 'postgres', 'mysql', 'redis', 'redis-cluster'];
 
 const DEFAULT_URLS = {
   postgres: 'postgres://postgres@127.0.0.1:5432/test',
@@ -78,6 +78,41 @@ export async function openStore({ dataDir, env = process.env }) {
         store,
         name,
         description: `RedisStore on ${redact(url)} (keys sess-demo:*)`,
+        close: async () => {
+          await store.close?.();
+          client.disconnect();
+        },
+      };
+    }
+    case 'redis-cluster': {
+      // REDIS_CLUSTER_NODES=host:port,host:port,…: the startup nodes; the client
+      // learns the rest of the cluster from them.
+      const nodes = (env.REDIS_CLUSTER_NODES || '').split(',').map((s) => s.trim()).filter(Boolean).map((hostPort) => {
+        const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(hostPort);
+        if (!match) throw new DemoSetupError(`REDIS_CLUSTER_NODES has "${hostPort}": list host:port pairs separated by commas.`);
+        return { host: match[1], port: Number(match[2]) };
+      });
+      if (nodes.length === 0) throw new DemoSetupError('SESS_STORE=redis-cluster needs REDIS_CLUSTER_NODES=host:port,host:port,… (the startup nodes of the cluster).');
+      const { Cluster } = await import('ioredis');
+      const { RedisStore } = await import('@sess/store-redis');
+      const list = nodes.map((n) => `${n.host}:${n.port}`).join(',');
+      // Fail fast as for a single node: no offline queue, one retry, short timeouts.
+      const client = new Cluster(nodes, { lazyConnect: true, enableOfflineQueue: false, redisOptions: { maxRetriesPerRequest: 1, connectTimeout: 2000, commandTimeout: 2000 } });
+      client.on('error', () => {}); // reported through the failing commands (503 pages) instead
+      try {
+        let timer;
+        const timeout = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('no answer within 10 s')), 10_000)));
+        await Promise.race([client.connect(), timeout]).finally(() => clearTimeout(timer));
+        await client.ping();
+      } catch (err) {
+        client.disconnect();
+        throw new DemoSetupError(`Redis Cluster at ${list} refused the demo: ${/** @type {Error} */ (err).message}; check REDIS_CLUSTER_NODES.`);
+      }
+      const store = new RedisStore({ client, prefix: 'sess-demo:' });
+      return {
+        store,
+        name,
+        description: `RedisStore on the Redis Cluster ${list} (keys sess-demo:*)`,
         close: async () => {
           await store.close?.();
           client.disconnect();

@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser, read } from './browser.js';
 import { startFleet, type Fleet } from './fleet.js';
 
-export const CLIENTS = Number(process.env.SESS_MI_CLIENTS) || 32;
-export const REQUESTS = Number(process.env.SESS_MI_REQUESTS) || 48; // per client, after the first
+export const CLIENTS = Number(process.env.SESS_MI_CLIENTS) || 48;
+export const REQUESTS = Number(process.env.SESS_MI_REQUESTS) || 98; // per client, after the first
 export const PARALLEL = 4; // overlapping requests of one client
 const SIGN_INS = 8;
 const INSTANCES = 4;

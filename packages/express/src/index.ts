@@ -58,7 +58,7 @@ export function session<Data extends object = DefaultData>(options: SessionManag
       const current = loaded as unknown as Session;
       req.session = current;
       res.locals.session = current;
-      holdUntilCommitted(res, () => manager.commit(loaded));
+      holdUntilCommitted(res, manager, loaded);
       next();
     }, (err: unknown) => {
       debug('load failed, passing the error on: %s', err instanceof Error ? err.message : String(err));

@@ -9,6 +9,9 @@ import { hashId, Layout } from './layout.js';
 
 const debug = debuglog('sess:store-file');
 
+/** How long prune() waits for the sweep lock before leaving the sweep to the process that holds it. */
+const PRUNE_LOCK_WAIT = 250;
+
 export interface FileStoreOptions {
   /**
    * The folder that holds the session files; created (with `dirMode`) when missing.
@@ -274,14 +277,20 @@ export class FileStore implements Store {
   /**
    * Removes expired and corrupt session files, orphaned temporaries (older than
    * `tempMaxAge`), abandoned locks and dangling user index entries, across all
-   * shards, and returns how many session and temporary files it removed. Waits
-   * for a sweep running in another process to finish first.
+   * shards, and returns how many session and temporary files it removed. When
+   * another process is sweeping right now, returns 0 at once: that sweep removes
+   * the files (waiting for it could outlast lockTimeout on a large folder).
    */
   async prune(): Promise<number> {
     try {
       await this.#prepare();
-      return await this.#withLock(this.#layout.sweepLock, () => this.#sweep(Infinity), this.#options.lockTimeout);
+      // A short wait is enough to break an abandoned sweep lock; a live one is left to its owner.
+      return await this.#withLock(this.#layout.sweepLock, () => this.#sweep(Infinity), Math.min(this.#options.lockTimeout, PRUNE_LOCK_WAIT));
     } catch (err) {
+      if (err instanceof StoreError && err.code === 'E_STORE_TIMEOUT') {
+        debug('prune: another process is sweeping; leaving the work to it');
+        return 0;
+      }
       throw this.#fail('prune sessions', err);
     }
   }

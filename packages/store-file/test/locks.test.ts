@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, unlink, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -57,6 +57,20 @@ describe('FileStore locks', () => {
     const path = await plantLock(dir, 's', 1);
     await writeFile(path, '');
     await expect(increment(store, 's')).rejects.toBeInstanceOf(StoreError);
+  });
+
+  it('prune() returns 0 at once while another live process holds the sweep lock, and sweeps once it is free', async () => {
+    const dir = await tempDir();
+    const store = new FileStore({ dir, sweepInterval: 0, lockTimeout: 5000, lockStale: 60_000 });
+    await store.set('old', emptyRecord(1), 0.05);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const sweepLock = join(dir, 'locks', 'sweep.lock');
+    await writeFile(sweepLock, `${process.pid}\n${hostname()}\nplanted\n0\n`);
+    const started = Date.now();
+    expect(await store.prune()).toBe(0);
+    expect(Date.now() - started).toBeLessThan(2000);
+    await unlink(sweepLock);
+    expect(await store.prune()).toBe(1);
   });
 
   it('breaks a lock older than lockStale even when its pid runs', async () => {

@@ -1,11 +1,12 @@
+import type { KeyObject } from 'node:crypto';
 import { debuglog } from 'node:util';
 import { applyChange, emptyRecord, isEmptyChange, isSessionRecord } from './change.js';
 import { type CookieOptions, type ResolvedCookieOptions, expireCookie, readCookieValues, resolveCookieOptions, serializeCookie } from './cookie.js';
 import { ConfigError, SessionError, StoreError, ValueError, toStoreError } from './errors.js';
 import { generateId } from './ids.js';
 import { MemoryStore } from './memory-store.js';
-import { STATE, Session, type SessionTimes } from './session.js';
-import { sign, unsign } from './signature.js';
+import { MANAGER, STATE, Session, type SessionTimes } from './session.js';
+import { sign, toKey, unsign } from './signature.js';
 import type { DefaultData, SessionChange, SessionRecord, Store, UpdateResult } from './types.js';
 
 const debug = debuglog('sess');
@@ -101,7 +102,7 @@ export class SessionManager<Data extends object = DefaultData> {
   readonly saveUninitialized: boolean;
   readonly maxSize: number;
   readonly storeTimeout: number;
-  readonly #secrets: readonly string[];
+  readonly #keys: readonly KeyObject[];
   readonly #clock: () => number;
   readonly #times: SessionTimes;
 
@@ -116,7 +117,7 @@ export class SessionManager<Data extends object = DefaultData> {
         throw new ConfigError(`[sess] every secret must be at least ${MIN_SECRET_BYTES} bytes long (got ${Buffer.byteLength(s)}): generate one with \`node -e "console.log(require('crypto').randomBytes(32).toString('base64url'))"\`.`);
       }
     }
-    this.#secrets = [...secrets];
+    this.#keys = secrets.map(toKey);
     this.cookie = resolveCookieOptions(options.cookie);
     this.idleTimeout = positive(options.idleTimeout ?? 1800, 'idleTimeout');
     this.absoluteTimeout = positive(options.absoluteTimeout ?? 28800, 'absoluteTimeout');
@@ -149,16 +150,10 @@ export class SessionManager<Data extends object = DefaultData> {
    * Throws `StoreError` when the store fails, never a silent fresh session.
    */
   async load(cookieHeader: string | null | undefined): Promise<Session<Data>> {
-    const session = await this.#load(cookieHeader);
-    Object.defineProperty(session, MANAGER, { value: this }); // for managerOf(), across module copies
-    return session;
-  }
-
-  async #load(cookieHeader: string | null | undefined): Promise<Session<Data>> {
     const now = this.#clock();
     let verified: { id: string; secretIndex: number } | undefined;
     for (const value of readCookieValues(cookieHeader, this.cookie.name)) {
-      verified = unsign(value, this.#secrets);
+      verified = unsign(value, this.#keys);
       if (verified) break;
     }
     if (!verified) return this.#fresh(now);
@@ -183,12 +178,12 @@ export class SessionManager<Data extends object = DefaultData> {
     const flashKeys = Object.keys(record.flash);
     if (flashKeys.length > 0) {
       const change: SessionChange = { ifExists: true, consumeFlash: flashKeys, lastSeen: now };
-      const result = await this.#update(verified.id, change, this.#ttl(record.createdAt, now));
+      const result = await this.#update(verified.id, change, this.#ttl(record.createdAt, now), raw);
       if (!result.existed) return this.#fresh(now);
       flash = result.consumedFlash;
       record = { ...record, flash: {}, lastSeen: now };
     }
-    return new Session<Data>({ id: verified.id, record, isNew: false, resign: verified.secretIndex > 0, flash }, this.#times);
+    return new Session<Data>({ id: verified.id, record, isNew: false, resign: verified.secretIndex > 0, flash }, this.#times, this);
   }
 
   /**
@@ -237,7 +232,7 @@ export class SessionManager<Data extends object = DefaultData> {
 
     const update: SessionChange = { ...change, ifExists: true, lastSeen: now };
     if (changed && s.snapshot) this.#checkSize(applyChange(s.snapshot, update).record!);
-    const result = await this.#update(s.id, update, this.#ttl(s.createdAt, now));
+    const result = await this.#update(s.id, update, this.#ttl(s.createdAt, now), s.snapshot);
     if (!result.existed) {
       // Another request destroyed or regenerated this session meanwhile: do not
       // bring it back, and leave the cookie alone (it may already be the new one).
@@ -246,6 +241,18 @@ export class SessionManager<Data extends object = DefaultData> {
     }
     s.lastSeen = now;
     return s.resign || (this.cookie.maxAge !== undefined && this.rolling) ? this.#cookieFor(s.id) : undefined;
+  }
+
+  /**
+   * Whether `commit(session)` has anything to do (a write, a delete, a cookie).
+   * Synchronous, so an adapter can let the response of an untouched session go
+   * out at once instead of waiting a tick for a commit that does nothing.
+   */
+  needsCommit(session: Session<Data>): boolean {
+    const s = session[STATE];
+    if (s.committed || s.deletes.length > 0 || !isEmptyChange(s.change)) return true;
+    if (s.isNew) return s.mustSave || s.destroyed || this.saveUninitialized;
+    return s.resign || (this.rolling && this.#clock() - s.lastSeen >= this.touchAfter * 1000);
   }
 
   /**
@@ -313,7 +320,7 @@ export class SessionManager<Data extends object = DefaultData> {
   // ---- internals ------------------------------------------------------------
 
   #fresh(now: number): Session<Data> {
-    return new Session<Data>({ id: generateId(), record: emptyRecord(now), isNew: true }, this.#times);
+    return new Session<Data>({ id: generateId(), record: emptyRecord(now), isNew: true }, this.#times, this);
   }
 
   #expired(record: SessionRecord, now: number): boolean {
@@ -327,7 +334,7 @@ export class SessionManager<Data extends object = DefaultData> {
   }
 
   #cookieFor(id: string): string {
-    return serializeCookie(this.cookie, `${id}.${sign(id, this.#secrets[0] as string)}`);
+    return serializeCookie(this.cookie, `${id}.${sign(id, this.#keys[0] as KeyObject)}`);
   }
 
   #checkSize(record: SessionRecord): void {
@@ -344,9 +351,9 @@ export class SessionManager<Data extends object = DefaultData> {
   }
 
   /** Atomic when the store has `update`; otherwise get + applyChange + set. */
-  #update(id: string, change: SessionChange, ttl: number): Promise<UpdateResult> {
+  #update(id: string, change: SessionChange, ttl: number, base?: SessionRecord): Promise<UpdateResult> {
     const store = this.store;
-    if (store.update) return this.#call('update the session', () => store.update!(id, change, ttl));
+    if (store.update) return this.#call('update the session', () => store.update!(id, change, ttl, base));
     return this.#call('update the session', async () => {
       const current = await store.get(id);
       const { record, ...rest } = applyChange(isSessionRecord(current) ? current : undefined, change);
@@ -389,16 +396,13 @@ export class SessionManager<Data extends object = DefaultData> {
   }
 }
 
-/** Global symbol: an ESM and a CJS copy of core both find the manager. */
-const MANAGER = Symbol.for('sess.manager');
-
 /**
  * The manager that loaded `session`, for middleware that runs after the
  * session middleware (a CSRF check) and needs no options of its own.
  * @example const manager = managerOf(req.session)
  */
 export function managerOf<Data extends object>(session: Session<Data> | undefined | null): SessionManager<Data> | undefined {
-  return (session as unknown as Record<symbol, SessionManager<Data> | undefined> | null | undefined)?.[MANAGER];
+  return (session as unknown as Record<symbol, SessionManager<Data> | undefined> | null | undefined)?.[MANAGER] ?? undefined;
 }
 
 /**

@@ -42,6 +42,12 @@ export interface SessionState {
 /** @internal */
 export const STATE: unique symbol = Symbol('sess.state');
 
+/**
+ * @internal The manager that loaded the session (see `managerOf`). A global
+ * symbol: an ESM and a CJS copy of core both find it.
+ */
+export const MANAGER: unique symbol = Symbol.for('sess.manager') as typeof MANAGER;
+
 export interface SessionTimes {
   idleTimeout: number;
   absoluteTimeout: number;
@@ -62,6 +68,8 @@ export interface SessionTimes {
 export class Session<Data extends object = DefaultData> {
   /** @internal */
   readonly [STATE]: SessionState;
+  /** @internal */
+  readonly [MANAGER]: unknown;
   #data: Record<string, JsonValue>;
   /** Flash values readable in this request (delivered from the last one, or flashed now). */
   #flashNow: Record<string, JsonValue>;
@@ -76,7 +84,9 @@ export class Session<Data extends object = DefaultData> {
   constructor(
     init: { id: string; record: SessionRecord; isNew: boolean; resign?: boolean; flash?: Record<string, JsonValue> },
     times: SessionTimes,
+    owner?: unknown,
   ) {
+    this[MANAGER] = owner;
     const { record } = init;
     this.#data = init.isNew ? {} : { ...record.data };
     this.#flashNow = init.flash ?? {};

@@ -196,6 +196,30 @@ export function testStore<S extends Store>(options: TestStoreOptions<S>): void {
         expect(await store.get(key)).toBeUndefined();
       });
 
+      it('given the base record it read, gives the same outcome, and still applies on top of a newer stored record', async (ctx) => {
+        if (!store.update) return ctx.skip();
+        const key = id();
+        const token = generateId();
+        await store.set(key, { ...emptyRecord(1), data: { a: 1 }, tokens: [token], flash: { f: 'x' } }, 60);
+        const base = (await store.get(key))!;
+        const change: SessionChange = { ifExists: true, put: { b: 2 }, increment: { n: 1 }, consumeTokens: [token], consumeFlash: ['f'], lastSeen: 5 };
+        const want = applyChange(base, change);
+        const got = await store.update!(key, change, 60, base);
+        expect(got).toEqual({ existed: true, written: true, consumedTokens: want.consumedTokens, consumedFlash: want.consumedFlash });
+        expect(await store.get(key)).toEqual(want.record);
+        // A stale base: another request changed the record since it was read.
+        const stale = (await store.get(key))!;
+        await store.update!(key, { ifExists: true, put: { c: 3 }, increment: { n: 1 }, lastSeen: 6 }, 60);
+        const again = await store.update!(key, { ifExists: true, put: { d: 4 }, increment: { n: 1 }, consumeTokens: [token], lastSeen: 7 }, 60, stale);
+        expect(again.consumedTokens).toEqual([]);
+        expect((await store.get(key))!.data).toEqual({ a: 1, b: 2, c: 3, d: 4, n: 3 });
+        // A base whose record was destroyed meanwhile: nothing comes back.
+        const gone = (await store.get(key))!;
+        await store.destroy(key);
+        expect(await store.update!(key, { ifExists: true, put: { e: 5 }, lastSeen: 8 }, 60, gone)).toMatchObject({ existed: false, written: false });
+        expect(await store.get(key)).toBeUndefined();
+      });
+
       it('sets the ttl of the record it writes', async (ctx) => {
         if (!store.update) return ctx.skip();
         const key = id();

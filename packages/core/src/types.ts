@@ -107,8 +107,14 @@ export interface Store {
    * Optional: apply `change` atomically against the stored record (`applyChange`
    * defines the meaning) and write the result with `ttlSeconds`. Without it, core
    * falls back to get + applyChange + set, which is not atomic.
+   *
+   * `base`, when given, is the record exactly as this caller read it (the object
+   * `get` returned). A store may use it for a compare-and-set fast path: when
+   * the stored record is still `base`, write `applyChange(base, change)` in one
+   * cheap step; otherwise apply the change to the current record as usual. The
+   * outcome must be the same either way.
    */
-  update?(id: string, change: SessionChange, ttlSeconds: number): Promise<UpdateResult>;
+  update?(id: string, change: SessionChange, ttlSeconds: number, base?: SessionRecord): Promise<UpdateResult>;
   /** Optional: delete expired records, returning how many. */
   prune?(): Promise<number>;
   /** Optional: the live sessions whose record has `user === userId`. */

@@ -640,3 +640,24 @@ describe('time', () => {
     }
   });
 });
+
+describe('needsCommit', () => {
+  it('is false for an untouched session and true as soon as commit has work', async () => {
+    let now = 1_000_000;
+    const manager = make({ clock: () => now, store: new MemoryStore({ sweepInterval: 0, clock: () => now }), idleTimeout: 600, touchAfter: 60 });
+    const fresh = await manager.load(undefined);
+    expect(manager.needsCommit(fresh)).toBe(false);
+    fresh.put('a', 1);
+    expect(manager.needsCommit(fresh)).toBe(true);
+    await manager.commit(fresh);
+    const cookie = manager.serializeCookie(fresh.id).split(';')[0];
+    const read = await manager.load(cookie);
+    read.get('a');
+    expect(manager.needsCommit(read)).toBe(false);
+    now += 61_000; // rolling expiry due: commit will touch
+    expect(manager.needsCommit(await manager.load(cookie))).toBe(true);
+    const gone = await manager.load(cookie);
+    gone.destroy();
+    expect(manager.needsCommit(gone)).toBe(true);
+  });
+});

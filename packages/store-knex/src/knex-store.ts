@@ -123,6 +123,8 @@ export class KnexStore implements Store {
   /** The driver is better-sqlite3 (synchronous): `update` uses its own immediate transaction. */
   readonly #betterSqlite: boolean;
   #ready: Promise<void> | undefined;
+  /** The exact text each record `get` returned was read from, for the compare-and-set path of `update`. */
+  readonly #raw = new WeakMap<SessionRecord, string>();
   #timer: NodeJS.Timeout | undefined;
   /** The sweep in progress, so `close()` can wait for it before you destroy knex. */
   #sweeping: Promise<void> | undefined;
@@ -171,8 +173,10 @@ export class KnexStore implements Store {
 
   async get(id: string): Promise<SessionRecord | undefined> {
     return this.#run('read a session', async () => {
-      const row = await this.#select(this.knex).where('id', id).andWhere('expires_at', '>', Date.now()).first();
-      return row ? this.#parse(row as Row) : undefined;
+      const row = (await this.#select(this.knex).where('id', id).andWhere('expires_at', '>', Date.now()).first()) as Row | undefined;
+      const record = row ? this.#parse(row) : undefined;
+      if (record) this.#raw.set(record, String(row!.data));
+      return record;
     });
   }
 
@@ -200,31 +204,54 @@ export class KnexStore implements Store {
     );
   }
 
-  async update(id: string, change: SessionChange, ttlSeconds: number): Promise<UpdateResult> {
+  async update(id: string, change: SessionChange, ttlSeconds: number, base?: SessionRecord): Promise<UpdateResult> {
     if (this.#betterSqlite) return this.#run('update a session', () => this.#retry(() => this.#updateBetterSqlite(id, change, ttlSeconds)));
-    return this.#run('update a session', () =>
-      this.#retry(() =>
-        this.knex.transaction(async (trx) => {
-          // FOR UPDATE holds the row until commit, so overlapping updates queue up
-          // instead of overwriting each other. SQLite has no row locks: its writers
-          // are serialised by the database lock (and knex's one-connection pool).
-          let query = this.#select(trx).select('expires_at').where('id', id);
-          if (this.dialect !== 'sqlite') query = query.forUpdate();
-          const row = (await query.first()) as (Row & { expires_at: number | string }) | undefined;
-          const live = row && Number(row.expires_at) > Date.now() ? this.#parse(row) : undefined;
-          const { record, ...result } = applyChange(live, change);
-          if (record) {
-            const values = this.#row(id, record, ttlSeconds);
-            // The row is locked when it exists; when absent, a plain insert, so a
-            // concurrent creator makes this one fail with a duplicate key and retry
-            // (now finding the row) instead of silently overwriting it.
-            if (row) await trx(this.tableName).where('id', id).update(values);
-            else await trx(this.tableName).insert(values);
-          }
-          return { ...result, written: record !== undefined };
-        }),
-      ),
-    );
+    return this.#run('update a session', async () => {
+      const fast = await this.#compareAndSet(id, change, ttlSeconds, base);
+      return fast ?? this.#retry(() => this.#updateLocked(id, change, ttlSeconds));
+    });
+  }
+
+  /**
+   * The fast path of `update`: one conditional UPDATE that writes
+   * applyChange(base, change) only while the row still holds the very text the
+   * caller read, instead of BEGIN, SELECT ... FOR UPDATE, UPDATE, COMMIT (four
+   * round trips). Undefined when the row changed, expired or is gone: the caller
+   * then takes the locking path, so the outcome is the same.
+   */
+  async #compareAndSet(id: string, change: SessionChange, ttlSeconds: number, base: SessionRecord | undefined): Promise<UpdateResult | undefined> {
+    const expected = base === undefined ? undefined : this.#raw.get(base);
+    if (expected === undefined) return undefined;
+    const { record, ...outcome } = applyChange(base, change);
+    if (!record) return undefined;
+    const query = this.knex(this.tableName).where('id', id).andWhere('expires_at', '>', Date.now());
+    // PostgreSQL reads data as ::text (jsonb's canonical text); compare the same way.
+    if (this.dialect === 'postgres') query.andWhereRaw('??::text = ?', ['data', expected]);
+    else query.andWhere('data', expected);
+    const swapped = Number(await query.update(this.#row(id, record, ttlSeconds)));
+    return swapped === 1 ? { ...outcome, written: true } : undefined;
+  }
+
+  #updateLocked(id: string, change: SessionChange, ttlSeconds: number): Promise<UpdateResult> {
+    return this.knex.transaction(async (trx) => {
+      // FOR UPDATE holds the row until commit, so overlapping updates queue up
+      // instead of overwriting each other. SQLite has no row locks: its writers
+      // are serialised by the database lock (and knex's one-connection pool).
+      let query = this.#select(trx).select('expires_at').where('id', id);
+      if (this.dialect !== 'sqlite') query = query.forUpdate();
+      const row = (await query.first()) as (Row & { expires_at: number | string }) | undefined;
+      const live = row && Number(row.expires_at) > Date.now() ? this.#parse(row) : undefined;
+      const { record, ...result } = applyChange(live, change);
+      if (record) {
+        const values = this.#row(id, record, ttlSeconds);
+        // The row is locked when it exists; when absent, a plain insert, so a
+        // concurrent creator makes this one fail with a duplicate key and retry
+        // (now finding the row) instead of silently overwriting it.
+        if (row) await trx(this.tableName).where('id', id).update(values);
+        else await trx(this.tableName).insert(values);
+      }
+      return { ...result, written: record !== undefined };
+    });
   }
 
   /**

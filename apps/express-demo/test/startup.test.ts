@@ -39,7 +39,7 @@ describe('express-demo start-up problems are one line and exit code 1', () => {
   it('refuses an unknown SESS_STORE', () => {
     const { code, stderr } = start({ SESS_STORE: 'mongo' });
     expect(code).toBe(1);
-    expect(stderr).toBe('error: SESS_STORE=mongo is not a store this demo knows: use one of file, sqlite, postgres, mysql, redis.');
+    expect(stderr).toBe('error: SESS_STORE=mongo is not a store this demo knows: use one of file, sqlite, postgres, mysql, redis, redis-cluster.');
   });
 
   it('requires SESSION_SECRET in production', () => {

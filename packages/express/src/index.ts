@@ -40,7 +40,6 @@ export interface SessionMiddleware<Data extends object = DefaultData> extends Re
   readonly manager: SessionManager<Data>;
 }
 
-
 /**
  * Loads the session before the handlers and commits it before the response
  * headers go out, however the response ends (`send`, `redirect`, `render`, a

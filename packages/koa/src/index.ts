@@ -36,7 +36,6 @@ export interface SessionMiddleware<Data extends object = DefaultData> extends Mi
   readonly manager: SessionManager<Data>;
 }
 
-
 /**
  * Loads the session, runs the rest of the app, and commits before Koa writes
  * the response. A store failure throws the `StoreError` (status 503). When the

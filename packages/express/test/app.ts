@@ -1,8 +1,7 @@
-import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { Express, NextFunction, Request, Response } from 'express';
 import { SessionError, type Store } from '@sess/core';
-import type { ScenarioServer } from '@sess/test-utils';
+import { listenOnLoopback, type ScenarioServer } from '@sess/test-utils';
 import { csrf, session } from '@sess/express';
 
 export const SECRET = 'a-test-secret-that-is-long-enough-0123456789';
@@ -43,17 +42,6 @@ export function errorHandler(err: unknown, _req: Request, res: Response, _next: 
   res.status(status).json({ error: err instanceof Error ? err.message : String(err) });
 }
 
-export async function listen(app: Express): Promise<ScenarioServer & { server: Server }> {
-  const server = await new Promise<Server>((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    server,
-    baseUrl: `http://127.0.0.1:${port}`,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
-  };
+export function listen(app: Express): Promise<ScenarioServer & { server: Server }> {
+  return listenOnLoopback(app);
 }

@@ -1,9 +1,8 @@
-import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type Koa from 'koa';
 import type { Context, Middleware, Next } from 'koa';
 import type { Store } from '@sess/core';
-import type { ScenarioServer } from '@sess/test-utils';
+import { listenOnLoopback, type ScenarioServer } from '@sess/test-utils';
 import { csrf, session } from '@sess/koa';
 
 export const SECRET = 'a-test-secret-that-is-long-enough-0123456789';
@@ -57,17 +56,6 @@ export function scenarioApp(KoaLib: KoaClass, store: Store): Koa {
   return app;
 }
 
-export async function listen(app: Koa): Promise<ScenarioServer & { server: Server }> {
-  const server = await new Promise<Server>((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    server,
-    baseUrl: `http://127.0.0.1:${port}`,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
-  };
+export function listen(app: Koa): Promise<ScenarioServer & { server: Server }> {
+  return listenOnLoopback(app);
 }

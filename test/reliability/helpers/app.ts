@@ -2,10 +2,10 @@
  * The Express app every HTTP check talks to: real @sess/express middleware on a
  * real loopback server, with routes for each behaviour under test.
  */
-import { Agent, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Agent, request } from 'node:http';
 import { SessionError, SessionManager, type SessionManagerOptions, type Store } from '@sess/core';
 import { csrf, session } from '@sess/express';
+import { listenOnLoopback } from '@sess/test-utils';
 import express, { type NextFunction, type Request, type Response } from 'express';
 
 export const SECRET = 'reliability-suite-secret-0123456789-abcdefgh';
@@ -62,22 +62,9 @@ export async function startServer(store: Store, options: Partial<SessionManagerO
     res.status(500).json({ error: err instanceof Error ? err.message : String(err) });
   });
 
-  const server = await new Promise<Server>((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
-  });
+  const { server, baseUrl, close } = await listenOnLoopback(app);
   server.keepAliveTimeout = 30_000;
-  // Huge-header fuzz cases must reach the app's parser, not die in Node's default 16 KB limit only.
-  const { port } = server.address() as AddressInfo;
-  return {
-    baseUrl: `http://127.0.0.1:${port}`,
-    manager,
-    unexpected,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return { baseUrl, manager, unexpected, close };
 }
 
 // One keep-alive pool for all checks: a bounded number of sockets, reused, so a

@@ -265,11 +265,8 @@ export class SessionManager<Data extends object = DefaultData> {
     const s = session[STATE];
     // Never stored yet (made in this request): the in-memory ring is the truth.
     if (s.isNew) return session.validateToken(token);
-    const result = await this.#update(
-      s.id,
-      { ifExists: true, consumeTokens: [token as string], lastSeen: this.#clock() },
-      this.#ttl(s.createdAt, this.#clock()),
-    );
+    const now = this.#clock();
+    const result = await this.#update(s.id, { ifExists: true, consumeTokens: [token as string], lastSeen: now }, this.#ttl(s.createdAt, now), s.snapshot);
     session.forgetToken(token as string);
     return result.consumedTokens.includes(token as string);
   }

@@ -24,7 +24,7 @@ export function applyChange(record: SessionRecord | undefined | null, change: Se
   const result: ChangeResult = { record: undefined, existed, consumedTokens: [], consumedFlash: {} };
   if (!existed && change.ifExists) return result;
 
-  const base = record ?? emptyRecord(change.lastSeen);
+  const base = record && !change.reset ? record : emptyRecord(change.lastSeen);
   // Spread copies own keys as data properties, so a stored "__proto__" key stays
   // a plain key; writes below go through setOwn for the same reason.
   const data: Record<string, JsonValue> = change.clear ? {} : { ...base.data };
@@ -84,6 +84,7 @@ export function applyChange(record: SessionRecord | undefined | null, change: Se
 export function isEmptyChange(change: SessionChange): boolean {
   return !(
     change.clear ||
+    change.reset ||
     change.remove?.length ||
     (change.put && Object.keys(change.put).length) ||
     (change.increment && Object.keys(change.increment).length) ||

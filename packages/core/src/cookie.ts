@@ -29,8 +29,37 @@ export interface CookieOptions {
   maxAge?: number;
 }
 
+/** The attributes of the session cookie, as structured values (for frameworks with a cookie API). */
+export interface CookieAttributes {
+  path: string;
+  domain?: string;
+  httpOnly: boolean;
+  secure: boolean;
+  sameSite?: 'lax' | 'strict' | 'none';
+  partitioned?: boolean;
+  /** Seconds; 0 expires the cookie. Absent: a browser-session cookie. */
+  maxAge?: number;
+  /** Set with `maxAge: 0`, for old clients. */
+  expires?: Date;
+}
+
+/**
+ * The cookie a commit sends, structured (`name`, `value`, `options`) and as
+ * `Set-Cookie` header text, so no adapter parses a header back.
+ */
+export interface SessionCookie {
+  name: string;
+  /** `<id>.<signature>`, or '' when the cookie is expired. */
+  value: string;
+  options: CookieAttributes;
+  /** The same cookie as `Set-Cookie` header text. */
+  header: string;
+}
+
 export interface ResolvedCookieOptions {
   name: string;
+  /** The attributes as values. */
+  attrs: CookieAttributes;
   /** Everything after `name=value`, computed once. */
   attributes: string;
   maxAge: number | undefined;
@@ -73,7 +102,22 @@ export function resolveCookieOptions(options: CookieOptions = {}): ResolvedCooki
   if (secure) attributes += '; Secure';
   if (sameSite) attributes += `; SameSite=${sameSite[0]!.toUpperCase()}${sameSite.slice(1)}`;
   if (partitioned) attributes += '; Partitioned';
-  return { name, attributes, maxAge: maxAge === undefined ? undefined : Math.floor(maxAge) };
+  const attrs: CookieAttributes = { path, httpOnly, secure };
+  if (domain) attrs.domain = domain;
+  if (sameSite) attrs.sameSite = sameSite;
+  if (partitioned) attrs.partitioned = true;
+  return { name, attrs, attributes, maxAge: maxAge === undefined ? undefined : Math.floor(maxAge) };
+}
+
+/** The session cookie carrying `value`, structured and as header text. */
+export function sessionCookie(options: ResolvedCookieOptions, value: string): SessionCookie {
+  const attrs = options.maxAge === undefined ? { ...options.attrs } : { ...options.attrs, maxAge: options.maxAge };
+  return { name: options.name, value, options: attrs, header: serializeCookie(options, value) };
+}
+
+/** The cookie that makes the browser drop the session cookie. */
+export function expiredCookie(options: ResolvedCookieOptions): SessionCookie {
+  return { name: options.name, value: '', options: { ...options.attrs, maxAge: 0, expires: new Date(0) }, header: expireCookie(options) };
 }
 
 /** `Set-Cookie` value that carries the signed id. */

@@ -1,13 +1,13 @@
 import type { KeyObject } from 'node:crypto';
 import { debuglog } from 'node:util';
 import { applyChange, emptyRecord, isEmptyChange, isSessionRecord } from './change.js';
-import { type CookieOptions, type ResolvedCookieOptions, expireCookie, readCookieValues, resolveCookieOptions, serializeCookie } from './cookie.js';
-import { ConfigError, SessionError, StoreError, ValueError, toStoreError } from './errors.js';
-import { generateId } from './ids.js';
+import { type CookieOptions, type ResolvedCookieOptions, type SessionCookie, expiredCookie, readCookieValues, resolveCookieOptions, sessionCookie } from './cookie.js';
+import { ConfigError, SessionError, SessionGoneError, StoreError, ValueError, toStoreError } from './errors.js';
+import { generateId, isIdShape } from './ids.js';
 import { MemoryStore } from './memory-store.js';
 import { MANAGER, STATE, Session, type SessionTimes } from './session.js';
 import { sign, toKey, unsign } from './signature.js';
-import type { DefaultData, SessionChange, SessionRecord, Store, UpdateResult } from './types.js';
+import type { DefaultData, SessionChange, SessionRecord, Store, UpdateResult, VersionedRecord } from './types.js';
 
 const debug = debuglog('sess');
 
@@ -81,7 +81,22 @@ export interface UserSessionInfo {
   details: Record<string, string>;
 }
 
+/** Options of `load`. */
+export interface LoadOptions {
+  /**
+   * A CSRF token to consume in the same atomic store write that takes the
+   * pending flash values, so a form POST costs one write at load; the session's
+   * `csrfTokenUsed` says whether the store really had it (once, of overlapping
+   * requests). The request lifecycle passes it for unsafe methods.
+   */
+  token?: string;
+}
+
+/** What `commitCookie` returns: the cookie to send, if any. */
+export type CommitResult = SessionCookie | undefined;
+
 const MIN_SECRET_BYTES = 32;
+const STORE_METHODS = ['get', 'set', 'destroy', 'update', 'rotate'] as const;
 
 /**
  * Loads and commits sessions: the one object an adapter needs.
@@ -129,9 +144,11 @@ export class SessionManager<Data extends object = DefaultData> {
     this.#clock = options.clock ?? (() => Date.now()); // late-bound: fake timers replace Date.now
     this.#times = { idleTimeout: this.idleTimeout, absoluteTimeout: this.absoluteTimeout };
     if (options.store !== undefined) {
-      for (const method of ['get', 'set', 'destroy', 'touch'] as const) {
+      for (const method of STORE_METHODS) {
         if (typeof (options.store as Partial<Store>)?.[method] !== 'function') {
-          throw new ConfigError(`[sess] options.store has no ${method}() method: pass a store such as new MemoryStore().`);
+          throw new ConfigError(
+            `[sess] options.store has no ${method}() method: pass a store of the v2 contract (get, set, destroy, update, rotate) such as new MemoryStore(); a store without a native atomic update builds update() and rotate() with casStore() from @sess/core/store.`,
+          );
         }
       }
       this.store = options.store;
@@ -147,9 +164,11 @@ export class SessionManager<Data extends object = DefaultData> {
    * The session for a request, from its `Cookie` header. No cookie, a bad
    * signature or an unknown id gives a fresh empty session with a new id (never
    * the one the client sent); the store is read only for a correctly signed id.
+   * Pending flash values (and `options.token`) are taken out of the store in one
+   * atomic write, so of two overlapping requests exactly one shows them.
    * Throws `StoreError` when the store fails, never a silent fresh session.
    */
-  async load(cookieHeader: string | null | undefined): Promise<Session<Data>> {
+  async load(cookieHeader: string | null | undefined, options?: LoadOptions): Promise<Session<Data>> {
     const now = this.#clock();
     let verified: { id: string; secretIndex: number } | undefined;
     for (const value of readCookieValues(cookieHeader, this.cookie.name)) {
@@ -157,90 +176,136 @@ export class SessionManager<Data extends object = DefaultData> {
       if (verified) break;
     }
     if (!verified) return this.#fresh(now);
+    const id = verified.id;
 
-    const raw = await this.#call('read the session', () => this.store.get(verified.id));
-    if (raw === undefined || raw === null) return this.#fresh(now);
-    if (!isSessionRecord(raw)) {
-      debug('record of %s has an unknown shape: starting a new session', verified.id.slice(0, 8));
+    const found = await this.#call('read the session', () => this.store.get(id));
+    if (found == null) return this.#fresh(now);
+    if (!isSessionRecord(found.record)) {
+      debug('record of %s has an unknown shape: starting a new session', id.slice(0, 8));
       return this.#fresh(now);
     }
-    let record: SessionRecord = raw;
-    if (this.#expired(record, now)) {
-      debug('session %s timed out: deleting it', verified.id.slice(0, 8));
+    const loaded: VersionedRecord = found;
+    if (this.#expired(loaded.record, now)) {
+      debug('session %s timed out: deleting it', id.slice(0, 8));
       const session = this.#fresh(now);
-      session[STATE].deletes.push(verified.id);
+      session[STATE].deletes.push(id);
       return session;
     }
 
-    // Flash values for this request are taken out of the store atomically now,
-    // so that of two overlapping requests exactly one shows them.
+    const token = options?.token;
+    const useToken = typeof token === 'string' && isIdShape(token);
+    const flashKeys = Object.keys(loaded.record.flash);
     let flash: SessionRecord['flash'] | undefined;
-    const flashKeys = Object.keys(record.flash);
-    if (flashKeys.length > 0) {
-      const change: SessionChange = { ifExists: true, consumeFlash: flashKeys, lastSeen: now };
-      const result = await this.#update(verified.id, change, this.#ttl(record.createdAt, now), raw);
+    let tokenUsed = false;
+    if (flashKeys.length > 0 || useToken) {
+      const change: SessionChange = { ifExists: true, lastSeen: now };
+      if (flashKeys.length > 0) change.consumeFlash = flashKeys;
+      if (useToken) change.consumeTokens = [token];
+      const result = await this.#update(id, change, this.#ttl(loaded.record.createdAt, now), loaded);
       if (!result.existed) return this.#fresh(now);
-      flash = result.consumedFlash;
-      record = { ...record, flash: {}, lastSeen: now };
+      if (flashKeys.length > 0) flash = result.consumedFlash;
+      tokenUsed = useToken && result.consumedTokens.includes(token);
+      const record = result.record ?? applyChange(loaded.record, change).record!;
+      return new Session<Data>({ id, record, loaded: this.#after(result), isNew: false, resign: verified.secretIndex > 0, flash, tokenUsed }, this.#times, this);
     }
-    return new Session<Data>({ id: verified.id, record, isNew: false, resign: verified.secretIndex > 0, flash }, this.#times, this);
+    return new Session<Data>({ id, record: loaded.record, loaded, isNew: false, resign: verified.secretIndex > 0, flash, tokenUsed }, this.#times, this);
   }
 
   /**
    * Writes what the request changed and returns the `Set-Cookie` value to send,
-   * or undefined when the cookie need not change. At most one store write (two
-   * plus a delete after `regenerateId`). Calling it again returns the same result.
+   * or undefined when the cookie need not change. At most one store write (see
+   * the README's table of store calls). Calling it again returns the same result.
    */
-  commit(session: Session<Data>): Promise<string | undefined> {
-    const state = session[STATE];
-    state.committed ??= this.#commit(session);
-    return state.committed;
+  async commit(session: Session<Data>): Promise<string | undefined> {
+    return (await this.commitCookie(session))?.header;
   }
 
-  async #commit(session: Session<Data>): Promise<string | undefined> {
+  /**
+   * `commit`, with the cookie as a structured value (`name`, `value`,
+   * `options`) beside its header text, for frameworks with a cookie API.
+   */
+  commitCookie(session: Session<Data>): Promise<CommitResult> {
+    const state = session[STATE];
+    state.committed ??= this.#commit(session);
+    return state.committed as Promise<CommitResult>;
+  }
+
+  /**
+   * Ends the request without writing the session's changes (a failed request:
+   * see the lifecycle's `commitOnError`). What was written at load stays
+   * written (flash values taken, a CSRF token used); timed-out records are still
+   * deleted, and an old-secret cookie is still re-signed.
+   */
+  rollback(session: Session<Data>): Promise<CommitResult> {
+    const s = session[STATE];
+    s.committed ??= (async () => {
+      await this.#deleteAll(s.deletes.filter((id) => id !== s.loadedId));
+      return !s.isNew && s.loadedId !== undefined && s.resign && s.id === s.loadedId ? this.#cookie(s.id) : undefined;
+    })();
+    return s.committed as Promise<CommitResult>;
+  }
+
+  async #commit(session: Session<Data>): Promise<CommitResult> {
     const s = session[STATE];
     const now = this.#clock();
     const change = s.change;
     const changed = !isEmptyChange(change);
 
+    if (s.rotateFrom !== undefined) {
+      // regenerateId() of a loaded session: one atomic move in the store.
+      const from = s.rotateFrom;
+      const createdAt = change.reset ? now : (s.loaded?.record.createdAt ?? s.createdAt);
+      const move: SessionChange = { ...change, ifExists: true, lastSeen: now };
+      if (s.loaded) this.#checkSize(applyChange(s.loaded.record, move).record!);
+      const result = await this.#call('regenerate the session', () => this.store.rotate(from, s.id, move, this.#ttl(createdAt, now), s.loaded));
+      await this.#deleteAll(s.deletes);
+      if (!result.existed) {
+        // Signed out meanwhile (destroySessions, another tab): never bring it back.
+        debug('session %s was gone before its regenerate: the request ends signed out', from.slice(0, 8));
+        s.destroyed = true;
+        return expiredCookie(this.cookie);
+      }
+      s.rotateFrom = undefined;
+      s.loadedId = s.id;
+      s.isNew = false;
+      this.#moved(s, result);
+      return this.#cookie(s.id);
+    }
+
     if (s.isNew) {
       if (!changed && !s.mustSave && !(this.saveUninitialized && !s.destroyed)) {
         await this.#deleteAll(s.deletes);
-        return s.destroyed ? expireCookie(this.cookie) : undefined;
+        return s.destroyed ? expiredCookie(this.cookie) : undefined;
       }
-      // A new id, or a new session after regenerateId()/destroy(): write the new
-      // record before deleting the old one, so the user is never without one.
-      let base: SessionRecord | undefined;
-      if (s.keepFrom !== undefined) {
-        const stored = await this.#call('read the session', () => this.store.get(s.keepFrom!));
-        base = isSessionRecord(stored) ? stored : s.snapshot;
-      }
-      const start = base ?? emptyRecord(now);
-      const { record } = applyChange(start, { ...change, ifExists: false, lastSeen: now });
+      // A new id, or a new session after destroy(): write it, then delete the old one.
+      const { record } = applyChange(undefined, { ...change, ifExists: false, lastSeen: now });
       this.#checkSize(record!);
       await this.#call('write the session', () => this.store.set(s.id, record!, this.#ttl(record!.createdAt, now)));
       await this.#deleteAll(s.deletes);
       s.isNew = false;
+      s.loadedId = s.id;
       s.createdAt = record!.createdAt;
       s.lastSeen = now;
-      return this.#cookieFor(s.id);
+      return this.#cookie(s.id);
     }
 
     await this.#deleteAll(s.deletes); // ids of timed-out sessions (none for a loaded one)
     const needsTouch = this.rolling && now - s.lastSeen >= this.touchAfter * 1000;
-    if (!changed && !needsTouch) return s.resign ? this.#cookieFor(s.id) : undefined;
+    if (!changed && !needsTouch) return s.resign ? this.#cookie(s.id) : undefined;
 
     const update: SessionChange = { ...change, ifExists: true, lastSeen: now };
-    if (changed && s.snapshot) this.#checkSize(applyChange(s.snapshot, update).record!);
-    const result = await this.#update(s.id, update, this.#ttl(s.createdAt, now), s.snapshot);
+    if (changed && s.loaded) this.#checkSize(applyChange(s.loaded.record, update).record!);
+    const result = await this.#update(s.id, update, this.#ttl(s.createdAt, now), s.loaded);
     if (!result.existed) {
       // Another request destroyed or regenerated this session meanwhile: do not
-      // bring it back, and leave the cookie alone (it may already be the new one).
+      // bring it back. A change the handler made is lost: say so (409), unless it
+      // was only bookkeeping (a rolling refresh, a used token).
       debug('session %s vanished before commit: nothing written', s.id.slice(0, 8));
+      if (changed && hasUserChange(update)) throw new SessionGoneError();
       return undefined;
     }
-    s.lastSeen = now;
-    return s.resign || (this.cookie.maxAge !== undefined && this.rolling) ? this.#cookieFor(s.id) : undefined;
+    this.#moved(s, result);
+    return s.resign || (this.cookie.maxAge !== undefined && this.rolling) ? this.#cookie(s.id) : undefined;
   }
 
   /**
@@ -250,7 +315,7 @@ export class SessionManager<Data extends object = DefaultData> {
    */
   needsCommit(session: Session<Data>): boolean {
     const s = session[STATE];
-    if (s.committed || s.deletes.length > 0 || !isEmptyChange(s.change)) return true;
+    if (s.committed || s.deletes.length > 0 || s.rotateFrom !== undefined || !isEmptyChange(s.change)) return true;
     if (s.isNew) return s.mustSave || s.destroyed || this.saveUninitialized;
     return s.resign || (this.rolling && this.#clock() - s.lastSeen >= this.touchAfter * 1000);
   }
@@ -258,7 +323,8 @@ export class SessionManager<Data extends object = DefaultData> {
   /**
    * Consumes a CSRF token atomically in the store: of two overlapping requests
    * carrying the same token, exactly one gets true. Never throws for a bad token;
-   * throws `StoreError` when the store fails.
+   * throws `StoreError` when the store fails. (The request lifecycle consumes
+   * the token at load instead, in the same write as the flash values.)
    */
   async consumeToken(session: Session<Data>, token: unknown): Promise<boolean> {
     if (!session.hasToken(token)) return false;
@@ -266,8 +332,10 @@ export class SessionManager<Data extends object = DefaultData> {
     // Never stored yet (made in this request): the in-memory ring is the truth.
     if (s.isNew) return session.validateToken(token);
     const now = this.#clock();
-    const result = await this.#update(s.id, { ifExists: true, consumeTokens: [token as string], lastSeen: now }, this.#ttl(s.createdAt, now), s.snapshot);
+    const change: SessionChange = { ifExists: true, consumeTokens: [token as string], lastSeen: now };
+    const result = await this.#update(s.id, change, this.#ttl(s.createdAt, now), s.loaded);
     session.forgetToken(token as string);
+    if (result.written) this.#moved(s, result);
     return result.consumedTokens.includes(token as string);
   }
 
@@ -306,7 +374,17 @@ export class SessionManager<Data extends object = DefaultData> {
 
   /** The `Set-Cookie` value for `id` (for adapters that set cookies themselves). */
   serializeCookie(id: string): string {
-    return this.#cookieFor(id);
+    return this.#cookie(id).header;
+  }
+
+  /** The session cookie for `id`, structured and as header text. */
+  cookieFor(id: string): SessionCookie {
+    return this.#cookie(id);
+  }
+
+  /** The cookie that makes the browser drop the session cookie. */
+  expiredCookie(): SessionCookie {
+    return expiredCookie(this.cookie);
   }
 
   /** Releases the store's connections and timers, when it has any. */
@@ -330,8 +408,25 @@ export class SessionManager<Data extends object = DefaultData> {
     return Math.max(1, Math.ceil(Math.min(this.idleTimeout, absoluteLeft)));
   }
 
-  #cookieFor(id: string): string {
-    return serializeCookie(this.cookie, `${id}.${sign(id, this.#keys[0] as KeyObject)}`);
+  #cookie(id: string): SessionCookie {
+    return sessionCookie(this.cookie, `${id}.${sign(id, this.#keys[0] as KeyObject)}`);
+  }
+
+  /**
+   * What a write returned, as the record and version the request now holds (a
+   * store that returns no version leaves the next write without the fast path).
+   */
+  #after(result: UpdateResult): VersionedRecord | undefined {
+    return result.record !== undefined && result.version !== undefined ? { record: result.record, version: result.version } : undefined;
+  }
+
+  /** A write of the session succeeded: hold its result for the next write, move the clock. */
+  #moved(s: Session<Data>[typeof STATE], result: UpdateResult): void {
+    s.loaded = this.#after(result);
+    if (result.record) {
+      s.createdAt = result.record.createdAt;
+      s.lastSeen = result.record.lastSeen;
+    }
   }
 
   #checkSize(record: SessionRecord): void {
@@ -347,16 +442,8 @@ export class SessionManager<Data extends object = DefaultData> {
     for (const id of ids.splice(0)) await this.#call('delete the session', () => this.store.destroy(id));
   }
 
-  /** Atomic when the store has `update`; otherwise get + applyChange + set. */
-  #update(id: string, change: SessionChange, ttl: number, base?: SessionRecord): Promise<UpdateResult> {
-    const store = this.store;
-    if (store.update) return this.#call('update the session', () => store.update!(id, change, ttl, base));
-    return this.#call('update the session', async () => {
-      const current = await store.get(id);
-      const { record, ...rest } = applyChange(isSessionRecord(current) ? current : undefined, change);
-      if (record) await store.set(id, record, ttl);
-      return { ...rest, written: record !== undefined };
-    });
+  #update(id: string, change: SessionChange, ttl: number, expected?: VersionedRecord): Promise<UpdateResult> {
+    return this.#call('update the session', () => this.store.update(id, change, ttl, expected));
   }
 
   #userIndex(method: string): Store {
@@ -411,6 +498,21 @@ export function toManager<Data extends object>(options: SessionManagerOptions | 
   const candidate = options as Partial<SessionManager<Data>> | null;
   if (typeof candidate?.load === 'function' && typeof candidate.commit === 'function') return options as SessionManager<Data>;
   return new SessionManager<Data>(options as SessionManagerOptions);
+}
+
+/** Whether a change carries something the application asked for (not only bookkeeping). */
+function hasUserChange(change: SessionChange): boolean {
+  return !!(
+    change.clear ||
+    change.reset ||
+    change.remove?.length ||
+    (change.put && Object.keys(change.put).length) ||
+    (change.increment && Object.keys(change.increment).length) ||
+    (change.flash && Object.keys(change.flash).length) ||
+    change.addTokens?.length ||
+    change.user !== undefined ||
+    change.meta !== undefined
+  );
 }
 
 function positive(value: number, name: string): number {

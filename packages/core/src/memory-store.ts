@@ -1,5 +1,5 @@
 import { applyChange, isSessionRecord } from './change.js';
-import type { SessionChange, SessionRecord, Store, StoredSession, UpdateResult } from './types.js';
+import type { SessionChange, SessionRecord, Store, StoredSession, UpdateResult, VersionedRecord } from './types.js';
 
 export interface MemoryStoreOptions {
   /**
@@ -15,13 +15,16 @@ export interface MemoryStoreOptions {
 interface Entry {
   /** Serialised, as every other store keeps it: no aliasing, and sizes are real. */
   json: string;
+  /** Revision of this entry: unique in the store (a deleted and re-created id never repeats one). */
+  version: number;
   expires: number;
   user: string | null;
 }
 
 /**
  * Sessions in this process's memory: for tests, demos and single-process apps.
- * `update` is atomic because it runs without yielding to the event loop.
+ * `update` and `rotate` are atomic because they run without yielding to the
+ * event loop. Versions are revision numbers.
  *
  * @example
  * const manager = new SessionManager({ secret, store: new MemoryStore() });
@@ -32,6 +35,7 @@ export class MemoryStore implements Store {
   readonly #users = new Map<string, Set<string>>();
   readonly #clock: () => number;
   #timer: NodeJS.Timeout | undefined;
+  #revision = 0;
 
   constructor(options: MemoryStoreOptions = {}) {
     this.#clock = options.clock ?? (() => Date.now()); // late-bound: fake timers replace Date.now
@@ -47,7 +51,7 @@ export class MemoryStore implements Store {
     return this.entries.size;
   }
 
-  async get(id: string): Promise<SessionRecord | undefined> {
+  async get(id: string): Promise<VersionedRecord | undefined> {
     return this.#read(id);
   }
 
@@ -59,15 +63,19 @@ export class MemoryStore implements Store {
     this.#delete(id);
   }
 
-  async touch(id: string, ttlSeconds: number): Promise<void> {
-    const entry = this.entries.get(id);
-    if (entry && entry.expires > this.#clock()) entry.expires = this.#clock() + ttlSeconds * 1000;
+  async update(id: string, change: SessionChange, ttlSeconds: number, expected?: VersionedRecord): Promise<UpdateResult> {
+    const current = this.#current(id, expected);
+    const { record, ...result } = applyChange(current?.record, change);
+    if (!record) return { ...result, written: false };
+    return { ...result, written: true, record, version: this.#write(id, record, ttlSeconds) };
   }
 
-  async update(id: string, change: SessionChange, ttlSeconds: number): Promise<UpdateResult> {
-    const { record, ...result } = applyChange(this.#read(id), change);
-    if (record) this.#write(id, record, ttlSeconds);
-    return { ...result, written: record !== undefined };
+  async rotate(oldId: string, newId: string, change: SessionChange, ttlSeconds: number, expected?: VersionedRecord): Promise<UpdateResult> {
+    const current = this.#current(oldId, expected);
+    if (!current) return { existed: false, written: false, consumedTokens: [], consumedFlash: {} };
+    const { record, ...result } = applyChange(current.record, { ...change, ifExists: true });
+    this.#delete(oldId);
+    return { ...result, written: true, record: record!, version: this.#write(newId, record!, ttlSeconds) };
   }
 
   async prune(): Promise<number> {
@@ -85,8 +93,8 @@ export class MemoryStore implements Store {
   async listByUser(userId: string): Promise<StoredSession[]> {
     const out: StoredSession[] = [];
     for (const id of this.#users.get(userId) ?? []) {
-      const record = this.#read(id);
-      if (record) out.push({ id, record });
+      const found = this.#read(id);
+      if (found) out.push({ id, record: found.record });
     }
     return out;
   }
@@ -106,7 +114,14 @@ export class MemoryStore implements Store {
     this.#timer = undefined;
   }
 
-  #read(id: string): SessionRecord | undefined {
+  /** The stored record, or the caller's copy when its version is still the stored one (no parse). */
+  #current(id: string, expected: VersionedRecord | undefined): VersionedRecord | undefined {
+    const entry = this.entries.get(id);
+    if (expected !== undefined && entry !== undefined && entry.version === expected.version && entry.expires > this.#clock()) return expected;
+    return this.#read(id);
+  }
+
+  #read(id: string): VersionedRecord | undefined {
     const entry = this.entries.get(id);
     if (!entry) return undefined;
     if (entry.expires <= this.#clock()) {
@@ -115,7 +130,7 @@ export class MemoryStore implements Store {
     }
     try {
       const record: unknown = JSON.parse(entry.json);
-      if (isSessionRecord(record)) return record;
+      if (isSessionRecord(record)) return { record, version: entry.version };
     } catch {
       // corrupt: reads as absent, like every store
     }
@@ -123,16 +138,18 @@ export class MemoryStore implements Store {
     return undefined;
   }
 
-  #write(id: string, record: SessionRecord, ttlSeconds: number): void {
+  #write(id: string, record: SessionRecord, ttlSeconds: number): number {
     const user = record.user ?? null;
     const previous = this.entries.get(id);
     if (previous && previous.user !== user) this.#unindex(previous.user, id);
-    this.entries.set(id, { json: JSON.stringify(record), expires: this.#clock() + ttlSeconds * 1000, user });
+    const version = ++this.#revision;
+    this.entries.set(id, { json: JSON.stringify(record), version, expires: this.#clock() + ttlSeconds * 1000, user });
     if (user !== null) {
       let ids = this.#users.get(user);
       if (!ids) this.#users.set(user, (ids = new Set()));
       ids.add(id);
     }
+    return version;
   }
 
   #delete(id: string): void {

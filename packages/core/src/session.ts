@@ -3,13 +3,19 @@ import { debuglog } from 'node:util';
 import { TOKEN_RING_SIZE, isEmptyChange } from './change.js';
 import { ValueError } from './errors.js';
 import { generateId, generateTokenValue, isIdShape } from './ids.js';
-import type { DefaultData, JsonValue, SessionChange, SessionRecord } from './types.js';
-import { cloneJson, setOwn, toStorable } from './value.js';
+import type { DefaultData, JsonValue, SessionChange, SessionRecord, VersionedRecord } from './types.js';
+import { freezeJson, setOwn, toStorable } from './value.js';
 
 const debug = debuglog('sess');
 
 /** Keys of the session data, or any string when the data is untyped. */
-type Key<Data> = Extract<keyof Data, string>;
+export type SessionKey<Data> = Extract<keyof Data, string>;
+type Key<Data> = SessionKey<Data>;
+/** Keys whose values are numbers: what `increment` and `decrement` accept. */
+export type NumericKey<Data> = { [K in Key<Data>]-?: NonNullable<Data[K]> extends number ? K : never }[Key<Data>];
+
+/** The longest user id `setUser` accepts: every store can keep it (the SQL column is varchar(512)). */
+export const MAX_USER_ID_LENGTH = 512;
 
 /**
  * What the manager knows about a session that the application does not touch.
@@ -20,8 +26,16 @@ export interface SessionState {
   id: string;
   /** The id the session was loaded with, when it came from the store. */
   loadedId: string | undefined;
-  /** The record as loaded (undefined for a new session): base for size checks and keepData. */
-  snapshot: SessionRecord | undefined;
+  /**
+   * The record and store version this request holds (undefined for a new
+   * session): base for size checks, and the `expected` of every write, moved
+   * forward by each write so the next one takes the store's cheap path too.
+   */
+  loaded: VersionedRecord | undefined;
+  /** regenerateId() of a loaded session: the id whose record moves to `id` at commit. */
+  rotateFrom: string | undefined;
+  /** The CSRF token given to `load`, when the store really consumed it. */
+  tokenUsed: boolean;
   isNew: boolean;
   /** The cookie was signed with an old secret: send it again, signed with the current one. */
   resign: boolean;
@@ -29,14 +43,12 @@ export interface SessionState {
   mustSave: boolean;
   /** destroy() was called: expire the cookie unless a new session was started after it. */
   destroyed: boolean;
-  /** regenerateId(true): the new record starts from the stored old one. */
-  keepFrom: string | undefined;
-  /** Ids whose records are deleted at commit (regenerate, destroy, timeout). */
+  /** Ids whose records are deleted at commit (destroy, timeout). */
   deletes: string[];
   change: SessionChange;
   createdAt: number;
   lastSeen: number;
-  committed: Promise<string | undefined> | undefined;
+  committed: Promise<unknown> | undefined;
 }
 
 /** @internal */
@@ -82,7 +94,7 @@ export class Session<Data extends object = DefaultData> {
 
   /** @internal Sessions are made by `SessionManager.load`. */
   constructor(
-    init: { id: string; record: SessionRecord; isNew: boolean; resign?: boolean; flash?: Record<string, JsonValue> },
+    init: { id: string; record: SessionRecord; isNew: boolean; resign?: boolean; flash?: Record<string, JsonValue>; loaded?: VersionedRecord; tokenUsed?: boolean },
     times: SessionTimes,
     owner?: unknown,
   ) {
@@ -96,12 +108,13 @@ export class Session<Data extends object = DefaultData> {
     this[STATE] = {
       id: init.id,
       loadedId: init.isNew ? undefined : init.id,
-      snapshot: init.isNew ? undefined : record,
+      loaded: init.isNew ? undefined : init.loaded,
+      rotateFrom: undefined,
+      tokenUsed: init.tokenUsed ?? false,
       isNew: init.isNew,
       resign: init.resign ?? false,
       mustSave: false,
       destroyed: false,
-      keepFrom: undefined,
       deletes: [],
       change: { lastSeen: record.lastSeen },
       createdAt: record.createdAt,
@@ -164,16 +177,17 @@ export class Session<Data extends object = DefaultData> {
 
   /**
    * A value, or `defaultValue` when absent. Flash values readable in this request count.
+   * Objects and arrays come back frozen: change a value with `put`, never in place
+   * (a change in place would be saved by some stores and lost by others).
    * @example session.get('theme', 'light')
    */
   get<K extends Key<Data>>(key: K): Data[K] | undefined;
-  get<K extends Key<Data>>(key: K, defaultValue: Data[K]): Data[K];
-  get<T = unknown>(key: string, defaultValue?: T): T | undefined;
+  get<K extends Key<Data>>(key: K, defaultValue: NonNullable<Data[K]>): NonNullable<Data[K]>;
   get(key: string, defaultValue?: unknown): unknown {
     const own = Object.prototype.hasOwnProperty;
     if (own.call(this.#nowValues, key)) return this.#nowValues[key];
-    if (own.call(this.#flashNow, key)) return this.#flashNow[key];
-    if (own.call(this.#data, key)) return this.#data[key];
+    if (own.call(this.#flashNow, key)) return freezeJson(this.#flashNow[key] as JsonValue);
+    if (own.call(this.#data, key)) return freezeJson(this.#data[key] as JsonValue);
     return defaultValue;
   }
 
@@ -184,11 +198,10 @@ export class Session<Data extends object = DefaultData> {
    * @example session.put('userId', user.id)
    */
   put<K extends Key<Data>>(key: K, value: Data[K]): this;
-  put(key: string, value: unknown): this;
   put(key: string, value: unknown): this {
     assertKey(key);
-    if (value === undefined) return this.remove(key);
-    const stored = toStorable(value, key);
+    if (value === undefined) return this.remove(key as Key<Data>);
+    const stored = freezeJson(toStorable(value, key));
     const change = this.#pending().change;
     setOwn(this.#data, key, stored);
     setOwn((change.put ??= {}), key, stored);
@@ -198,20 +211,18 @@ export class Session<Data extends object = DefaultData> {
   }
 
   /** `put`, under Masonite's name. */
-  set<K extends Key<Data>>(key: K, value: Data[K]): this;
-  set(key: string, value: unknown): this;
-  set(key: string, value: unknown): this {
+  set<K extends Key<Data>>(key: K, value: Data[K]): this {
     return this.put(key, value);
   }
 
   /** True when `get(key)` would find a value. */
-  has(key: string): boolean {
+  has(key: Key<Data>): boolean {
     const own = Object.prototype.hasOwnProperty;
     return own.call(this.#nowValues, key) || own.call(this.#flashNow, key) || own.call(this.#data, key);
   }
 
   /** Deletes one key: data, flash and `now` values alike. */
-  remove(key: string): this {
+  remove(key: Key<Data>): this {
     assertKey(key);
     delete this.#data[key];
     delete this.#flashNow[key];
@@ -225,9 +236,16 @@ export class Session<Data extends object = DefaultData> {
     return this;
   }
 
-  /** A copy of all readable values: data, then flash, then `now` values on top. */
-  all(): Partial<Data> & Record<string, unknown> {
-    return cloneJson({ ...this.#data, ...this.#flashNow, ...this.#nowValues }) as Partial<Data> & Record<string, unknown>;
+  /**
+   * All readable values (data, then flash, then `now` values on top), as a new
+   * frozen object whose values are frozen too.
+   */
+  all(): Readonly<Partial<Data>> {
+    const out: Record<string, JsonValue> = {};
+    for (const source of [this.#data, this.#flashNow, this.#nowValues]) {
+      for (const key of Object.keys(source)) setOwn(out, key, freezeJson(source[key] as JsonValue));
+    }
+    return Object.freeze(out) as Readonly<Partial<Data>>;
   }
 
   /** Drops all data and flash values; the id, the user and the CSRF tokens stay. */
@@ -246,7 +264,7 @@ export class Session<Data extends object = DefaultData> {
    * result. Applied as an increment at commit, so overlapping requests add up.
    * @example const visits = session.increment('visits')
    */
-  increment(key: Key<Data> | (string & {}), by = 1): number {
+  increment(key: NumericKey<Data>, by = 1): number {
     assertKey(key);
     if (!Number.isFinite(by)) throw new ValueError(`[sess] increment("${key}") needs a finite number, not ${String(by)}.`);
     const current = Object.prototype.hasOwnProperty.call(this.#data, key) ? this.#data[key] : 0;
@@ -265,7 +283,7 @@ export class Session<Data extends object = DefaultData> {
   }
 
   /** `increment(key, -by)`. */
-  decrement(key: Key<Data> | (string & {}), by = 1): number {
+  decrement(key: NumericKey<Data>, by = 1): number {
     return this.increment(key, -by);
   }
 
@@ -276,16 +294,16 @@ export class Session<Data extends object = DefaultData> {
    * With a key alone: the flash value readable in this request, or undefined.
    * @example session.flash('success', 'Saved'); // then, next request: session.flash('success')
    */
-  flash<T = unknown>(key: string): T | undefined;
-  flash(key: string, value: unknown): this;
+  flash<K extends Key<Data>>(key: K): Data[K] | undefined;
+  flash<K extends Key<Data>>(key: K, value: Data[K]): this;
   flash(key: string, ...rest: unknown[]): unknown {
     const own = Object.prototype.hasOwnProperty;
     if (rest.length === 0) {
       if (own.call(this.#nowValues, key)) return this.#nowValues[key];
-      return own.call(this.#flashNow, key) ? this.#flashNow[key] : undefined;
+      return own.call(this.#flashNow, key) ? freezeJson(this.#flashNow[key] as JsonValue) : undefined;
     }
     assertKey(key);
-    const stored = toStorable(rest[0], key);
+    const stored = freezeJson(toStorable(rest[0], key));
     setOwn(this.#flashNow, key, stored);
     setOwn(this.#flashNext, key, stored);
     setOwn((this[STATE].change.flash ??= {}), key, stored);
@@ -296,7 +314,7 @@ export class Session<Data extends object = DefaultData> {
    * Keeps this request's flash values for one more request: all of them, or only `keys`.
    * @example session.reflash(['error'])
    */
-  reflash(keys?: string[]): this {
+  reflash(keys?: Key<Data>[]): this {
     const change = this.#pending().change;
     for (const key of keys ?? Object.keys(this.#flashNow)) {
       if (!Object.prototype.hasOwnProperty.call(this.#flashNow, key)) continue;
@@ -311,9 +329,9 @@ export class Session<Data extends object = DefaultData> {
    * A value readable in this request only, never stored (Laravel's `now`).
    * @example session.now('notice', 'Preview only')
    */
-  now(key: string, value: unknown): this {
+  now<K extends Key<Data>>(key: K, value: Data[K]): this {
     assertKey(key);
-    setOwn(this.#nowValues, key, toStorable(value, key));
+    setOwn(this.#nowValues, key, freezeJson(toStorable(value, key)));
     return this;
   }
 
@@ -387,9 +405,7 @@ export class Session<Data extends object = DefaultData> {
    * @example session.regenerateId(); session.setUser(user.id, { userAgent: req.headers['user-agent'] ?? '' })
    */
   setUser(userId: string | null, details?: Record<string, string>): this {
-    if (userId !== null && (typeof userId !== 'string' || userId === '')) {
-      throw new ValueError('[sess] setUser() needs a non-empty string user id, or null.');
-    }
+    if (userId !== null) checkUserId(userId);
     const change = this.#pending().change;
     this.#user = userId;
     change.user = userId;
@@ -405,18 +421,21 @@ export class Session<Data extends object = DefaultData> {
   // ---- lifecycle ----------------------------------------------------------
 
   /**
-   * Gives the session a new id at commit and deletes the old record: call it
-   * whenever the user's privileges change (sign-in). Data, flash values and tokens
-   * are dropped unless `keepData` is true. Values put after the call are kept.
+   * Gives the session a new id at commit and deletes the old record, in one
+   * atomic store step: call it whenever the user's privileges change (sign-in).
+   * Data, flash values, tokens and the user are dropped unless `keepData` is
+   * true; values put after the call are kept. When the old record is gone by
+   * commit (signed out everywhere meanwhile), nothing is written and the request
+   * ends signed out.
    */
   regenerateId(keepData = false): this {
     const s = this.#pending();
-    if (s.loadedId !== undefined && !s.deletes.includes(s.loadedId)) s.deletes.push(s.loadedId);
-    if (keepData) {
-      if (s.loadedId !== undefined && s.keepFrom === undefined && !s.destroyed) s.keepFrom = s.loadedId;
-    } else {
+    if (!keepData) {
       this.#reset();
+      // A loaded session moves to the new id from a clean slate; a new one starts empty anyway.
+      if (s.rotateFrom !== undefined || (s.loadedId !== undefined && !s.destroyed)) s.change.reset = true;
     }
+    if (s.loadedId !== undefined && !s.destroyed) s.rotateFrom = s.loadedId;
     s.id = generateId();
     s.isNew = true;
     s.mustSave = true;
@@ -431,6 +450,7 @@ export class Session<Data extends object = DefaultData> {
     const s = this.#pending();
     if (s.loadedId !== undefined && !s.deletes.includes(s.loadedId)) s.deletes.push(s.loadedId);
     this.#reset();
+    s.rotateFrom = undefined;
     s.id = generateId();
     s.isNew = true;
     s.mustSave = false;
@@ -456,11 +476,10 @@ export class Session<Data extends object = DefaultData> {
     this.#nowValues = {};
     this.#tokens = [];
     this.#user = null;
-    s.keepFrom = undefined;
     s.change = { lastSeen: s.change.lastSeen };
   }
 
-  toJSON(): Record<string, unknown> {
+  toJSON(): Readonly<Partial<Data>> {
     return this.all();
   }
 }
@@ -472,6 +491,18 @@ function keepMeta(change: SessionChange): Partial<SessionChange> {
   if (change.addTokens) kept.addTokens = change.addTokens;
   if (change.consumeTokens) kept.consumeTokens = change.consumeTokens;
   return kept;
+}
+
+function checkUserId(userId: unknown): void {
+  if (typeof userId !== 'string' || userId === '') throw new ValueError('[sess] setUser() needs a non-empty string user id, or null.');
+  if (userId.length > MAX_USER_ID_LENGTH) {
+    throw new ValueError(`[sess] setUser() got a user id of ${userId.length} characters; the limit is ${MAX_USER_ID_LENGTH}: pass a shorter stable id (a database key, or a hash of a long OAuth subject).`);
+  }
+  // Control characters and lone surrogates are kept differently by different
+  // stores (or refused): never let the index hold a value that reads back changed.
+  if (/[\u0000-\u001f\u007f]/.test(userId) || /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(userId)) {
+    throw new ValueError('[sess] setUser() got a user id with control characters or broken Unicode: pass a printable id.');
+  }
 }
 
 function assertKey(key: unknown): asserts key is string {

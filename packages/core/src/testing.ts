@@ -9,7 +9,7 @@ import { applyChange, emptyRecord } from './change.js';
 import { generateId } from './ids.js';
 import type { SessionManager } from './manager.js';
 import type { Session } from './session.js';
-import type { JsonValue, SessionChange, SessionRecord, Store } from './types.js';
+import type { JsonValue, SessionChange, SessionRecord, Store, VersionedRecord } from './types.js';
 
 export interface TestStoreOptions<S extends Store = Store> {
   /** Shown in the test names. */
@@ -64,16 +64,17 @@ export function testStore<S extends Store>(options: TestStoreOptions<S>): void {
       if (store) await options.cleanup?.(store);
     });
     const id = () => generateId();
+    const read = async (key: string): Promise<SessionRecord | undefined> => (await store.get(key))?.record;
 
     it('reads an absent id as undefined', async () => {
-      expect(await store.get(id())).toBeUndefined();
+      expect(await read(id())).toBeUndefined();
     });
 
     it('round-trips a record unchanged (unicode, nesting, large values, "__proto__" keys)', async () => {
       const key = id();
       const record = sampleRecord();
       await store.set(key, record, 60);
-      const back = await store.get(key);
+      const back = await read(key);
       expect(back).toEqual(record);
       expect(Object.keys(back!.data)).toContain('__proto__');
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
@@ -84,22 +85,22 @@ export function testStore<S extends Store>(options: TestStoreOptions<S>): void {
       const key = id();
       await store.set(key, { ...emptyRecord(1), data: { v: 1 } }, 60);
       await store.set(key, { ...emptyRecord(2), data: { w: 2 } }, 60);
-      expect(await store.get(key)).toEqual({ ...emptyRecord(2), data: { w: 2 } });
+      expect(await read(key)).toEqual({ ...emptyRecord(2), data: { w: 2 } });
     });
 
     it('keeps records apart', async () => {
       const [a, b] = [id(), id()];
       await store.set(a, { ...emptyRecord(1), data: { who: 'a' } }, 60);
       await store.set(b, { ...emptyRecord(1), data: { who: 'b' } }, 60);
-      expect((await store.get(a))?.data.who).toBe('a');
-      expect((await store.get(b))?.data.who).toBe('b');
+      expect((await read(a))?.data.who).toBe('a');
+      expect((await read(b))?.data.who).toBe('b');
     });
 
     it('destroys a record, and destroying an absent id is not an error', async () => {
       const key = id();
       await store.set(key, emptyRecord(1), 60);
       await store.destroy(key);
-      expect(await store.get(key)).toBeUndefined();
+      expect(await read(key)).toBeUndefined();
       await expect(store.destroy(key)).resolves.toBeUndefined();
       await expect(store.destroy(id())).resolves.toBeUndefined();
     });
@@ -108,22 +109,10 @@ export function testStore<S extends Store>(options: TestStoreOptions<S>): void {
       const [short, long] = [id(), id()];
       await store.set(short, emptyRecord(1), 1);
       await store.set(long, emptyRecord(1), 60);
-      expect(await store.get(short)).toBeDefined();
+      expect(await read(short)).toBeDefined();
       await sleep(expiryWait);
-      expect(await store.get(short)).toBeUndefined();
-      expect(await store.get(long)).toBeDefined();
-    });
-
-    it('touch extends the expiry without changing the record, and ignores absent ids', async () => {
-      const key = id();
-      const record = { ...emptyRecord(5), data: { kept: 'yes' } };
-      await store.set(key, record, 1);
-      await store.touch(key, 30);
-      await sleep(expiryWait);
-      expect(await store.get(key)).toEqual(record);
-      const absent = id();
-      await expect(store.touch(absent, 30)).resolves.toBeUndefined();
-      expect(await store.get(absent)).toBeUndefined();
+      expect(await read(short)).toBeUndefined();
+      expect(await read(long)).toBeDefined();
     });
 
     if (options.corrupt) {
@@ -131,54 +120,49 @@ export function testStore<S extends Store>(options: TestStoreOptions<S>): void {
         const key = id();
         await store.set(key, emptyRecord(1), 60);
         await options.corrupt!(store, key);
-        expect(await store.get(key)).toBeUndefined();
+        expect(await read(key)).toBeUndefined();
       });
     }
 
     describe('update', () => {
-      it('creates an absent record unless ifExists, and reports what existed', async (ctx) => {
-        if (!store.update) return ctx.skip();
+      it('creates an absent record unless ifExists, and reports what existed', async () => {
         const key = id();
         const none = await store.update!(key, { ifExists: true, put: { a: 1 }, lastSeen: 10 }, 60);
         expect(none).toMatchObject({ existed: false, written: false });
-        expect(await store.get(key)).toBeUndefined();
+        expect(await read(key)).toBeUndefined();
         const made = await store.update!(key, { put: { a: 1 }, lastSeen: 10 }, 60);
         expect(made).toMatchObject({ existed: false, written: true });
-        expect(await store.get(key)).toEqual(applyChange(undefined, { put: { a: 1 }, lastSeen: 10 }).record);
+        expect(await read(key)).toEqual(applyChange(undefined, { put: { a: 1 }, lastSeen: 10 }).record);
         const again = await store.update!(key, { ifExists: true, put: { b: 2 }, lastSeen: 20 }, 60);
         expect(again).toMatchObject({ existed: true, written: true });
-        expect((await store.get(key))?.data).toEqual({ a: 1, b: 2 });
+        expect((await read(key))?.data).toEqual({ a: 1, b: 2 });
       });
 
-      it('applies 50 overlapping increments: exactly 50', async (ctx) => {
-        if (!store.update) return ctx.skip();
+      it('applies 50 overlapping increments: exactly 50', async () => {
         const key = id();
         await store.set(key, emptyRecord(1), 60);
         await Promise.all(Array.from({ length: 50 }, (_, i) => store.update!(key, { ifExists: true, increment: { n: 1 }, lastSeen: i }, 60)));
-        expect((await store.get(key))?.data.n).toBe(50);
+        expect((await read(key))?.data.n).toBe(50);
       });
 
-      it('keeps every key of overlapping updates that set different keys', async (ctx) => {
-        if (!store.update) return ctx.skip();
+      it('keeps every key of overlapping updates that set different keys', async () => {
         const key = id();
         await store.set(key, emptyRecord(1), 60);
         await Promise.all(Array.from({ length: 30 }, (_, i) => store.update!(key, { ifExists: true, put: { [`k${i}`]: i }, lastSeen: 2 }, 60)));
-        const data = (await store.get(key))!.data;
+        const data = (await read(key))!.data;
         for (let i = 0; i < 30; i++) expect(data[`k${i}`]).toBe(i);
       });
 
-      it('consumes a token at most once across overlapping updates', async (ctx) => {
-        if (!store.update) return ctx.skip();
+      it('consumes a token at most once across overlapping updates', async () => {
         const key = id();
         const token = generateId();
         await store.set(key, { ...emptyRecord(1), tokens: [generateId(), token] }, 60);
         const results = await Promise.all(Array.from({ length: 10 }, () => store.update!(key, { ifExists: true, consumeTokens: [token], lastSeen: 2 }, 60)));
         expect(results.filter((r) => r.consumedTokens.includes(token))).toHaveLength(1);
-        expect((await store.get(key))?.tokens).toHaveLength(1);
+        expect((await read(key))?.tokens).toHaveLength(1);
       });
 
-      it('delivers a flash value to exactly one of overlapping consumers', async (ctx) => {
-        if (!store.update) return ctx.skip();
+      it('delivers a flash value to exactly one of overlapping consumers', async () => {
         const key = id();
         await store.set(key, { ...emptyRecord(1), flash: { msg: 'hi' } }, 60);
         const results = await Promise.all(Array.from({ length: 10 }, () => store.update!(key, { ifExists: true, consumeFlash: ['msg'], lastSeen: 2 }, 60)));
@@ -186,51 +170,48 @@ export function testStore<S extends Store>(options: TestStoreOptions<S>): void {
         expect(results.find((r) => 'msg' in r.consumedFlash)?.consumedFlash.msg).toBe('hi');
       });
 
-      it('does not resurrect a destroyed record', async (ctx) => {
-        if (!store.update) return ctx.skip();
+      it('does not resurrect a destroyed record', async () => {
         const key = id();
         await store.set(key, emptyRecord(1), 60);
         await store.destroy(key);
         const result = await store.update!(key, { ifExists: true, put: { late: true }, lastSeen: 3 }, 60);
         expect(result.existed).toBe(false);
-        expect(await store.get(key)).toBeUndefined();
+        expect(await read(key)).toBeUndefined();
       });
 
-      it('given the base record it read, gives the same outcome, and still applies on top of a newer stored record', async (ctx) => {
-        if (!store.update) return ctx.skip();
+      it('given the base record it read, gives the same outcome, and still applies on top of a newer stored record', async () => {
         const key = id();
         const token = generateId();
         await store.set(key, { ...emptyRecord(1), data: { a: 1 }, tokens: [token], flash: { f: 'x' } }, 60);
         const base = (await store.get(key))!;
         const change: SessionChange = { ifExists: true, put: { b: 2 }, increment: { n: 1 }, consumeTokens: [token], consumeFlash: ['f'], lastSeen: 5 };
-        const want = applyChange(base, change);
-        const got = await store.update!(key, change, 60, base);
-        expect(got).toEqual({ existed: true, written: true, consumedTokens: want.consumedTokens, consumedFlash: want.consumedFlash });
-        expect(await store.get(key)).toEqual(want.record);
+        const want = applyChange(base.record, change);
+        const got = await store.update(key, change, 60, base);
+        expect(got).toMatchObject({ existed: true, written: true, consumedTokens: want.consumedTokens, consumedFlash: want.consumedFlash });
+        expect(got.record).toEqual(want.record);
+        expect(await read(key)).toEqual(want.record);
         // A stale base: another request changed the record since it was read.
         const stale = (await store.get(key))!;
         await store.update!(key, { ifExists: true, put: { c: 3 }, increment: { n: 1 }, lastSeen: 6 }, 60);
         const again = await store.update!(key, { ifExists: true, put: { d: 4 }, increment: { n: 1 }, consumeTokens: [token], lastSeen: 7 }, 60, stale);
         expect(again.consumedTokens).toEqual([]);
-        expect((await store.get(key))!.data).toEqual({ a: 1, b: 2, c: 3, d: 4, n: 3 });
+        expect((await read(key))!.data).toEqual({ a: 1, b: 2, c: 3, d: 4, n: 3 });
         // A base whose record was destroyed meanwhile: nothing comes back.
         const gone = (await store.get(key))!;
         await store.destroy(key);
         expect(await store.update!(key, { ifExists: true, put: { e: 5 }, lastSeen: 8 }, 60, gone)).toMatchObject({ existed: false, written: false });
-        expect(await store.get(key)).toBeUndefined();
+        expect(await read(key)).toBeUndefined();
       });
 
-      it('sets the ttl of the record it writes', async (ctx) => {
-        if (!store.update) return ctx.skip();
+      it('sets the ttl of the record it writes', async () => {
         const key = id();
         await store.set(key, emptyRecord(1), 60);
         await store.update!(key, { ifExists: true, put: { a: 1 }, lastSeen: 2 }, 1);
         await sleep(expiryWait);
-        expect(await store.get(key)).toBeUndefined();
+        expect(await read(key)).toBeUndefined();
       });
 
       it(`agrees with applyChange on ${options.randomChanges ?? 60} random change sets`, async (ctx) => {
-        if (!store.update) return ctx.skip();
         const random = seeded(options.name.length * 7919 + 17);
         const key = id();
         let expected: SessionRecord | undefined;
@@ -247,8 +228,146 @@ export function testStore<S extends Store>(options: TestStoreOptions<S>): void {
           expect([...got.consumedTokens].sort()).toEqual([...want.consumedTokens].sort());
           expect(got.consumedFlash).toEqual(want.consumedFlash);
           expected = want.record; // undefined only when ifExists found nothing, as before
-          expect(await store.get(key)).toEqual(expected);
+          expect(await read(key)).toEqual(expected);
         }
+      });
+    });
+
+    describe('contract v2: versions', () => {
+      it('gives a version with each read: equal for an unchanged record, new after each write, and the one update returns', async () => {
+        const key = id();
+        await store.set(key, { ...emptyRecord(1), data: { a: 1 } }, 60);
+        const first = (await store.get(key))!;
+        const again = (await store.get(key))!;
+        expect(first.version).toEqual(again.version);
+        expect(['string', 'number']).toContain(typeof first.version);
+        const result = await store.update(key, { ifExists: true, put: { b: 2 }, lastSeen: 2 }, 60, first);
+        expect(result.written).toBe(true);
+        expect(result.version).toBeDefined();
+        expect(result.version).not.toEqual(first.version);
+        const now = (await store.get(key))!;
+        expect(now.version).toEqual(result.version);
+        expect(now.record).toEqual(result.record);
+      });
+
+      it('chains the writes of one request on the versions they return, with the same outcome as applyChange', async () => {
+        const key = id();
+        const token = generateId();
+        await store.set(key, { ...emptyRecord(1), tokens: [token], flash: { f: 1 } }, 60);
+        let held: VersionedRecord = (await store.get(key))!;
+        let want: SessionRecord = held.record;
+        const changes: SessionChange[] = [
+          { ifExists: true, consumeFlash: ['f'], consumeTokens: [token], lastSeen: 2 },
+          { ifExists: true, increment: { n: 1 }, flash: { g: 'x' }, lastSeen: 3 },
+          { ifExists: true, put: { done: true }, increment: { n: 2 }, lastSeen: 4 },
+        ];
+        for (const change of changes) {
+          const expected = applyChange(want, change);
+          const result = await store.update(key, change, 60, held);
+          expect(result).toMatchObject({ existed: true, written: true, consumedTokens: expected.consumedTokens, consumedFlash: expected.consumedFlash });
+          want = expected.record!;
+          held = { record: result.record!, version: result.version! };
+          expect(held.record).toEqual(want);
+        }
+        expect(await read(key)).toEqual(want);
+      });
+
+      it('never lets a version held before another writer decide the outcome', async () => {
+        const key = id();
+        await store.set(key, emptyRecord(1), 60);
+        const held = (await store.get(key))!;
+        await store.update(key, { ifExists: true, increment: { n: 5 }, lastSeen: 2 }, 60);
+        await store.update(key, { ifExists: true, increment: { n: 1 }, lastSeen: 3 }, 60, held);
+        expect((await read(key))!.data.n).toBe(6);
+      });
+    });
+
+    describe('contract v2: rotate (regenerate in one step)', () => {
+      it('moves the record to the new id with the change applied, and the old id is gone', async () => {
+        const [from, to] = [id(), id()];
+        const token = generateId();
+        await store.set(from, { ...emptyRecord(1), data: { keep: 'me' }, tokens: [token] }, 60);
+        const held = (await store.get(from))!;
+        const change: SessionChange = { put: { signedIn: true }, consumeTokens: [token], lastSeen: 5 };
+        const want = applyChange(held.record, { ...change, ifExists: true });
+        const result = await store.rotate(from, to, change, 60, held);
+        expect(result).toMatchObject({ existed: true, written: true, consumedTokens: [token] });
+        expect(result.record).toEqual(want.record);
+        expect(await read(from)).toBeUndefined();
+        const moved = (await store.get(to))!;
+        expect(moved.record).toEqual(want.record);
+        expect(moved.version).toEqual(result.version);
+      });
+
+      it('starts from an empty record with reset, but only when the old record exists', async () => {
+        const [from, to] = [id(), id()];
+        await store.set(from, { ...emptyRecord(1), data: { old: 1 }, flash: { f: 1 }, tokens: [generateId()], user: 'someone' }, 60);
+        const result = await store.rotate(from, to, { reset: true, put: { fresh: 1 }, lastSeen: 9 }, 60);
+        expect(result.existed).toBe(true);
+        expect(await read(to)).toEqual({ ...emptyRecord(9), data: { fresh: 1 } });
+        expect(await read(from)).toBeUndefined();
+      });
+
+      it('writes nothing when the old record is gone (a revoked session never comes back)', async () => {
+        const [from, to] = [id(), id()];
+        await store.set(from, { ...emptyRecord(1), data: { a: 1 }, user: `u-${from}` }, 60);
+        const held = (await store.get(from))!;
+        await store.destroy(from); // "sign out everywhere" meanwhile
+        const result = await store.rotate(from, to, { put: { b: 2 }, lastSeen: 2 }, 60, held);
+        expect(result).toMatchObject({ existed: false, written: false });
+        expect(await store.get(to)).toBeUndefined();
+        expect(await store.get(from)).toBeUndefined();
+        const absent = await store.rotate(id(), to, { reset: true, lastSeen: 2 }, 60);
+        expect(absent).toMatchObject({ existed: false, written: false });
+        expect(await store.get(to)).toBeUndefined();
+      });
+
+      it('loses no overlapping update: each one is in the moved record or finds the old id gone', async () => {
+        const [from, to] = [id(), id()];
+        await store.set(from, emptyRecord(1), 60);
+        const updates = Array.from({ length: 20 }, (_, i) => store.update(from, { ifExists: true, increment: { n: 1 }, lastSeen: 2 + i }, 60));
+        const rotation = store.rotate(from, to, { put: { rotated: true }, lastSeen: 2 }, 60);
+        const results = await Promise.all(updates);
+        expect((await rotation).existed).toBe(true);
+        const landed = results.filter((r) => r.existed).length;
+        expect(results.every((r) => r.existed === r.written)).toBe(true);
+        expect((await read(to))!.data.n ?? 0).toBe(landed);
+        expect(await read(from)).toBeUndefined();
+        // Later writes to the old id find it gone and write nothing.
+        expect(await store.update(from, { ifExists: true, put: { late: 1 }, lastSeen: 50 }, 60)).toMatchObject({ existed: false, written: false });
+        expect(await read(from)).toBeUndefined();
+      });
+
+      it('moves the user index with the record', async (ctx) => {
+        if (!store.listByUser) return ctx.skip();
+        const user = `u-${generateId()}`;
+        const [from, to] = [id(), id()];
+        await store.set(from, { ...emptyRecord(1), user }, 60);
+        await store.rotate(from, to, { lastSeen: 2 }, 60);
+        expect((await store.listByUser!(user)).map((s) => s.id)).toEqual([to]);
+      });
+
+      it('of two overlapping rotations of one id, exactly one moves the record', async () => {
+        const from = id();
+        await store.set(from, { ...emptyRecord(1), data: { a: 1 } }, 60);
+        const targets = [id(), id(), id()];
+        const results = await Promise.all(targets.map((to) => store.rotate(from, to, { lastSeen: 2 }, 60)));
+        expect(results.filter((r) => r.existed)).toHaveLength(1);
+        const found = (await Promise.all(targets.map((to) => read(to)))).filter(Boolean);
+        expect(found).toHaveLength(1);
+      });
+    });
+
+    describe('contract v2: limits', () => {
+      it('keeps a user id of 512 characters (any id setUser accepts) and lists by it', async () => {
+        const user = `${'é'.repeat(100)}${'u'.repeat(400)}-${generateId().slice(0, 11)}`;
+        expect(user.length).toBe(512);
+        const key = id();
+        await store.set(key, emptyRecord(1), 60);
+        await store.update(key, { ifExists: true, user, lastSeen: 2 }, 60);
+        expect((await read(key))!.user).toBe(user);
+        if (store.listByUser) expect((await store.listByUser(user)).map((s) => s.id)).toEqual([key]);
+        if (store.destroyByUser) expect(await store.destroyByUser(user)).toBe(1);
       });
     });
 
@@ -263,8 +382,8 @@ export function testStore<S extends Store>(options: TestStoreOptions<S>): void {
         const count = await store.prune!();
         if (options.nativeExpiry) expect(count).toBe(0);
         else expect(count).toBeGreaterThanOrEqual(expired.length);
-        expect(await store.get(live)).toBeDefined();
-        for (const key of expired) expect(await store.get(key)).toBeUndefined();
+        expect(await read(live)).toBeDefined();
+        for (const key of expired) expect(await read(key)).toBeUndefined();
         expect(await store.prune!()).toBe(0);
       });
     });
@@ -308,10 +427,10 @@ export function testStore<S extends Store>(options: TestStoreOptions<S>): void {
         const other = id();
         await store.set(other, withUser(`other-${user}`), 60);
         expect(await store.destroyByUser!(user, keys[0])).toBe(2);
-        expect(await store.get(keys[0]!)).toBeDefined();
-        expect(await store.get(keys[1]!)).toBeUndefined();
-        expect(await store.get(keys[2]!)).toBeUndefined();
-        expect(await store.get(other)).toBeDefined();
+        expect(await read(keys[0]!)).toBeDefined();
+        expect(await read(keys[1]!)).toBeUndefined();
+        expect(await read(keys[2]!)).toBeUndefined();
+        expect(await read(other)).toBeDefined();
         expect(await store.destroyByUser!(user)).toBe(1);
         expect(await store.listByUser!(user)).toEqual([]);
       });

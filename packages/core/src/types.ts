@@ -41,12 +41,17 @@ export interface SessionRecord {
  * store can apply it atomically anywhere: in JavaScript under a lock or a SQL
  * transaction, or in Redis as one Lua script. `applyChange` defines its meaning.
  *
- * Order of application: `ifExists` check, `clear`, `remove`, `put`, `increment`,
+ * Order of application: `ifExists` check, `reset`, `clear`, `remove`, `put`, `increment`,
  * `consumeFlash`, `flash`, `consumeTokens`, `addTokens`, `user`/`meta`, `lastSeen`.
  */
 export interface SessionChange {
   /** Apply only when the record still exists (never resurrect a destroyed session). */
   ifExists?: boolean;
+  /**
+   * Start from an empty record: data, flash, tokens, user and meta dropped, and
+   * `createdAt` set to `lastSeen` (`regenerateId()` without keeping data).
+   */
+  reset?: boolean;
   /** Drop all data and pending flash before the rest of the change. */
   clear?: boolean;
   remove?: string[];
@@ -80,8 +85,39 @@ export interface ChangeResult {
   consumedFlash: Record<string, JsonValue>;
 }
 
-/** What `Store.update` returns: the change's outcome, without the record itself. */
-export type UpdateResult = Omit<ChangeResult, 'record'> & { written: boolean };
+/**
+ * A store's own mark of one stored state of a record: the raw text it read, a
+ * revision counter, an etag. Opaque to core, compared only by the store that
+ * made it. Two reads of an unchanged record give equal versions.
+ */
+export type RecordVersion = string | number;
+
+/** A record as a store read (or wrote) it, with the version of that state. */
+export interface VersionedRecord {
+  record: SessionRecord;
+  version: RecordVersion;
+}
+
+/**
+ * What `Store.update` and `Store.rotate` return: the change's outcome as
+ * `applyChange` defines it, and when something was written, the record and
+ * version now stored (so the next write of the same request can pass them back
+ * as `expected` and take the store's cheap compare-and-set step).
+ */
+export interface UpdateResult {
+  /** Whether a record existed before the change (for `rotate`: under the old id). */
+  existed: boolean;
+  /** Whether a record was written. */
+  written: boolean;
+  /** The consumed tokens that really were in the ring. */
+  consumedTokens: string[];
+  /** The consumed flash values that really were pending. */
+  consumedFlash: Record<string, JsonValue>;
+  /** The record now stored, when `written`. */
+  record?: SessionRecord;
+  /** Its version, when `written`. */
+  version?: RecordVersion;
+}
 
 /** A session as a user index lists it. */
 export interface StoredSession {
@@ -90,31 +126,41 @@ export interface StoredSession {
 }
 
 /**
- * The store contract: small, async, the same for every backend. Records are plain
- * JSON; a missing, expired or unreadable record reads as `undefined`, and only a
- * failing backend throws (ideally a `StoreError`; core wraps anything else).
+ * The store contract (v2): small, async, the same for every backend, and every
+ * method one that core calls. Records are plain JSON; a missing, expired or
+ * unreadable record reads as `undefined`, and only a failing backend throws
+ * (ideally a `StoreError`; core wraps anything else).
+ *
+ * A store without a native atomic update builds `update` and `rotate` from a
+ * compare-and-set with the store kit (`@sess/core/store`).
  */
 export interface Store {
-  /** The record, or undefined when absent, expired or unreadable. */
-  get(id: string): Promise<SessionRecord | undefined>;
-  /** Create or replace, expiring after `ttlSeconds`. */
+  /** The record and its version, or undefined when absent, expired or unreadable. */
+  get(id: string): Promise<VersionedRecord | undefined>;
+  /** Create or replace, expiring after `ttlSeconds` (core calls it for new ids only). */
   set(id: string, record: SessionRecord, ttlSeconds: number): Promise<void>;
   /** Delete; deleting an absent id is not an error. */
   destroy(id: string): Promise<void>;
-  /** Extend expiry without rewriting the record. */
-  touch(id: string, ttlSeconds: number): Promise<void>;
   /**
-   * Optional: apply `change` atomically against the stored record (`applyChange`
-   * defines the meaning) and write the result with `ttlSeconds`. Without it, core
-   * falls back to get + applyChange + set, which is not atomic.
+   * Applies `change` atomically against the record as it is stored now
+   * (`applyChange` defines the meaning) and writes the result with `ttlSeconds`.
    *
-   * `base`, when given, is the record exactly as this caller read it (the object
-   * `get` returned). A store may use it for a compare-and-set fast path: when
-   * the stored record is still `base`, write `applyChange(base, change)` in one
-   * cheap step; otherwise apply the change to the current record as usual. The
-   * outcome must be the same either way.
+   * `expected`, when given, is the `{ record, version }` this caller holds. When
+   * the stored version still equals `expected.version`, a store may write
+   * `applyChange(expected.record, change)` in one cheap compare-and-set step;
+   * otherwise it applies the change to the current record. The outcome must be
+   * the same either way.
    */
-  update?(id: string, change: SessionChange, ttlSeconds: number, base?: SessionRecord): Promise<UpdateResult>;
+  update(id: string, change: SessionChange, ttlSeconds: number, expected?: VersionedRecord): Promise<UpdateResult>;
+  /**
+   * Regenerate as one atomic step: the record under `oldId`, with `change`
+   * applied, moves to `newId` (expiring after `ttlSeconds`) and `oldId` is gone.
+   * When no record exists under `oldId`, nothing is written (`existed: false`):
+   * a session revoked meanwhile is never brought back. An update of `oldId`
+   * that overlaps is either in the moved record or finds `oldId` gone.
+   * `change.ifExists` is implied. `expected` as for `update`.
+   */
+  rotate(oldId: string, newId: string, change: SessionChange, ttlSeconds: number, expected?: VersionedRecord): Promise<UpdateResult>;
   /** Optional: delete expired records, returning how many. */
   prune?(): Promise<number>;
   /** Optional: the live sessions whose record has `user === userId`. */

@@ -85,3 +85,18 @@ export function setOwn<T>(target: Record<string, T>, key: string, value: T): voi
     target[key] = value;
   }
 }
+
+/**
+ * Freezes stored JSON data in place, deeply, and returns it. Values a session
+ * hands out are frozen so that a change in place (`session.get('cart').push(x)`)
+ * throws at once, the same on every store, instead of being saved by some and
+ * lost by others. A frozen object is taken as frozen all the way down (this
+ * function is the only one that freezes session values).
+ */
+export function freezeJson<T extends JsonValue>(value: T): T {
+  if (value === null || typeof value !== 'object' || Object.isFrozen(value)) return value;
+  Object.freeze(value);
+  if (Array.isArray(value)) for (const item of value) freezeJson(item);
+  else for (const key of Object.keys(value)) freezeJson(value[key] as JsonValue);
+  return value;
+}

@@ -31,6 +31,6 @@ describe('MemoryStore', () => {
     const record = { ...emptyRecord(1), data: { list: [1] } };
     await store.set('a', record, 60);
     (record.data.list as number[]).push(2);
-    expect((await store.get('a'))!.data.list).toEqual([1]);
+    expect((await store.get("a"))!.record.data.list).toEqual([1]);
   });
 });

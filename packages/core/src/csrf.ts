@@ -24,8 +24,8 @@ export interface CsrfRequest {
   method: string;
   /** A request header by lower-case name. */
   header(name: string): string | undefined;
-  /** The parsed body, if the app parsed one (the token's form field is read from it). */
-  body?: unknown;
+  /** The parsed body, if the app parsed one (the token's form field is read from it), or a function that reads it. */
+  body?: unknown | (() => Promise<unknown>);
 }
 
 /** The headers an unsafe response depends on; adapters add them to `Vary`. */
@@ -72,10 +72,17 @@ export function createCsrfCheck(options: CsrfOptions = {}) {
     throw new CsrfError(`[sess] CSRF check refused a request from origin ${origin}: allow it with csrf({ origins }).`, 'origin-mismatch');
   }
 
-  function tokenOf(request: CsrfRequest): string | undefined {
+  async function tokenOf(request: CsrfRequest): Promise<string | undefined> {
     const fromHeader = request.header(header);
     if (typeof fromHeader === 'string' && fromHeader !== '') return fromHeader;
-    const body = request.body;
+    let body = request.body;
+    if (typeof body === 'function') {
+      try {
+        body = await (body as () => Promise<unknown>)();
+      } catch {
+        return undefined; // an unreadable body carries no token: the check refuses it
+      }
+    }
     if (body !== null && typeof body === 'object' && Object.prototype.hasOwnProperty.call(body, field)) {
       const value = (body as Record<string, unknown>)[field];
       if (typeof value === 'string') return value;
@@ -83,17 +90,23 @@ export function createCsrfCheck(options: CsrfOptions = {}) {
     return undefined;
   }
 
-  return async function csrfCheck<Data extends object>(manager: SessionManager<Data>, session: Session<Data>, request: CsrfRequest): Promise<void> {
-    if (safe.has(request.method.toUpperCase())) return;
-    checkSource(request);
-    const token = tokenOf(request);
+  function refuse(token: string | undefined): never {
     if (token === undefined) {
       throw new CsrfError(`[sess] CSRF token missing: send it in the "${field}" form field or the "${header}" header.`, 'missing-token');
     }
-    if (!(await manager.consumeToken(session, token))) {
-      throw new CsrfError('[sess] CSRF token invalid, expired or already used: render the form again with a new session.generateToken().', 'invalid-token');
-    }
-  };
+    throw new CsrfError('[sess] CSRF token invalid, expired or already used: render the form again with a new session.generateToken().', 'invalid-token');
+  }
+
+  const isSafe = (method: string) => safe.has(method.toUpperCase());
+
+  async function csrfCheck<Data extends object>(manager: SessionManager<Data>, session: Session<Data>, request: CsrfRequest): Promise<void> {
+    if (isSafe(request.method)) return;
+    checkSource(request);
+    const token = await tokenOf(request);
+    if (token === undefined || !(await manager.consumeToken(session, token))) refuse(token);
+  }
+  // The parts, for the request lifecycle, which consumes the token inside `load`.
+  return Object.assign(csrfCheck, { isSafe, checkSource, tokenOf, refuse });
 }
 
 function normaliseOrigin(origin: string): string {

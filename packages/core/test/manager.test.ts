@@ -401,8 +401,12 @@ describe('concurrency', () => {
     const slow = await manager.load(client.cookie);
     await client.request((s) => s.destroy());
     slow.put('late', true);
-    expect(await manager.commit(slow)).toBeUndefined();
+    // The change cannot land: it fails visibly (409), and nothing comes back.
+    await expect(manager.commit(slow)).rejects.toMatchObject({ code: 'E_SESSION_GONE', status: 409 });
     expect(await manager.store.get(id)).toBeUndefined();
+    // A request that only read (a rolling refresh) ends quietly.
+    const reader = await manager.load(client.cookie);
+    expect(reader.isNew).toBe(true);
   });
 
   it('a flash value is delivered to exactly one of two overlapping requests', async () => {
@@ -423,13 +427,11 @@ describe('concurrency', () => {
     expect(await manager.consumeToken(await manager.load(client.cookie), token)).toBe(false);
   });
 
-  it('without store.update, commit falls back to read-merge-write', async () => {
+  it('refuses a store without update() or rotate() (contract v2: no silent non-atomic fallback)', () => {
     const inner = new MemoryStore({ sweepInterval: 0 });
-    const plain: Store = { get: (id) => inner.get(id), set: (id, r, t) => inner.set(id, r, t), destroy: (id) => inner.destroy(id), touch: (id, t) => inner.touch(id, t) };
-    const manager = make({ store: plain });
-    const { client } = await signedInClient(manager);
-    await client.request((s) => s.put('b', 2).increment('n'));
-    expect((await client.request((s) => s.all())).result).toEqual({ user: 'ada', b: 2, n: 1 });
+    const v1 = { get: (id: string) => inner.get(id), set: inner.set.bind(inner), destroy: inner.destroy.bind(inner), update: inner.update.bind(inner) } as unknown as Store;
+    expect(() => make({ store: v1 })).toThrow(ConfigError);
+    expect(() => make({ store: v1 })).toThrow(/no rotate\(\) method.*casStore\(\) from @sess\/core\/store/);
   });
 });
 
@@ -447,8 +449,8 @@ describe('store failures', () => {
       get: (id) => fail(() => inner.get(id)),
       set: (id, r, t) => fail(() => inner.set(id, r, t)),
       destroy: (id) => fail(() => inner.destroy(id)),
-      touch: (id, t) => fail(() => inner.touch(id, t)),
-      update: (id, c, t) => fail(() => inner.update(id, c, t)),
+      update: (id, c, t, e) => fail(() => inner.update(id, c, t, e)),
+      rotate: (from, to, c, t, e) => fail(() => inner.rotate(from, to, c, t, e)),
     };
     return { store, inner, breakIt: () => (broken = true) };
   }
@@ -486,7 +488,7 @@ describe('store failures', () => {
     const { client, id } = await signedInClient(manager);
     breakIt();
     await expect(manager.load(client.cookie)).rejects.toBeInstanceOf(StoreError);
-    expect((await inner.get(id))?.data).toEqual({ user: 'ada' });
+    expect((await inner.get(id))?.record.data).toEqual({ user: 'ada' });
   });
 });
 
@@ -525,7 +527,7 @@ describe('users', () => {
 
   it('without a user index the error says what is missing', async () => {
     const inner = new MemoryStore({ sweepInterval: 0 });
-    const plain: Store = { get: (id) => inner.get(id), set: (id, r, t) => inner.set(id, r, t), destroy: (id) => inner.destroy(id), touch: (id, t) => inner.touch(id, t) };
+    const plain: Store = { get: (id) => inner.get(id), set: (id, r, t) => inner.set(id, r, t), destroy: (id) => inner.destroy(id), update: (...a) => inner.update(...a), rotate: (...a) => inner.rotate(...a) };
     await expect(make({ store: plain }).listSessions('u')).rejects.toMatchObject({ code: 'E_UNSUPPORTED' });
   });
 });

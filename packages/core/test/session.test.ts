@@ -40,16 +40,33 @@ describe('session data', () => {
     expect(result).toEqual({ b: 2 });
   });
 
-  it('all() returns a deep copy: mutating it changes nothing', async () => {
+  it('get() and all() hand out frozen values: a change in place throws and changes nothing', async () => {
     const { client } = setup();
     await client.request((s) => s.put('cart', { items: ['x'] }));
     const { result } = await client.request((s) => {
       const all = s.all() as { cart: { items: string[] }; added?: boolean };
-      all.cart.items.push('y');
-      all.added = true;
+      expect(() => all.cart.items.push('y')).toThrow(TypeError);
+      expect(() => {
+        all.added = true;
+      }).toThrow(TypeError);
+      const cart = s.get('cart') as { items: string[] };
+      expect(Object.isFrozen(cart) && Object.isFrozen(cart.items)).toBe(true);
+      expect(() => cart.items.push('z')).toThrow(TypeError);
+      expect(s.isDirty).toBe(false);
+      // The way to change it: put a new value.
+      s.put('cart', { items: [...cart.items, 'y'] });
       return s.all();
     });
-    expect(result).toEqual({ cart: { items: ['x'] } });
+    expect(result).toEqual({ cart: { items: ['x', 'y'] } });
+    expect((await client.request((s) => s.all())).result).toEqual({ cart: { items: ['x', 'y'] } });
+  });
+
+  it("a value passed to put() is copied: changing the caller's object later changes nothing", async () => {
+    const { client } = setup();
+    const mine = { items: ['x'] };
+    await client.request((s) => s.put('cart', mine));
+    mine.items.push('changed');
+    expect(Object.isFrozen(mine)).toBe(false);
     expect((await client.request((s) => s.all())).result).toEqual({ cart: { items: ['x'] } });
   });
 

@@ -520,3 +520,47 @@ export class TestClient<Data extends object = Record<string, any>> {
 export function testSecret(): string {
   return randomBytes(32).toString('base64url');
 }
+
+/** Store calls counted by `countStoreCalls`. */
+export interface StoreCallCounts {
+  /** Calls per store method. */
+  readonly calls: Record<string, number>;
+  /** `get` calls. */
+  reads(): number;
+  /** Calls that write: `set`, `update`, `rotate`, `destroy`. */
+  writes(): number;
+  reset(): void;
+}
+
+/**
+ * Wraps a real store so every call to it is counted: for tests of the store
+ * calls a request costs (the README's table of store calls).
+ *
+ * @example
+ * const { store, counts } = countStoreCalls(new MemoryStore());
+ * // ...one request...
+ * expect([counts.reads(), counts.writes()]).toEqual([1, 0]);
+ */
+export function countStoreCalls<S extends Store>(inner: S): { store: S; counts: StoreCallCounts } {
+  const calls: Record<string, number> = {};
+  const store = new Proxy(inner, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (typeof value !== 'function' || typeof prop !== 'string') return value;
+      return (...args: unknown[]) => {
+        calls[prop] = (calls[prop] ?? 0) + 1;
+        return value.apply(target, args);
+      };
+    },
+  });
+  const n = (name: string) => calls[name] ?? 0;
+  const counts: StoreCallCounts = {
+    calls,
+    reads: () => n('get'),
+    writes: () => n('set') + n('update') + n('rotate') + n('destroy'),
+    reset: () => {
+      for (const key of Object.keys(calls)) delete calls[key];
+    },
+  };
+  return { store, counts };
+}

@@ -26,6 +26,14 @@ export class SessionError extends Error {
     this.code = options.code;
     this.status = options.status ?? 500;
   }
+
+  /**
+   * Whether the message may be shown to the client (Koa and http-errors read
+   * this): for 4xx only; from 500 on a message can name a path or a table.
+   */
+  get expose(): boolean {
+    return this.status < 500;
+  }
 }
 
 /** Bad options, thrown by constructors so a misconfigured app fails at start-up. */

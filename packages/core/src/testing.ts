@@ -564,3 +564,6 @@ export function countStoreCalls<S extends Store>(inner: S): { store: S; counts: 
   };
   return { store, counts };
 }
+
+export { ControlledStore, testAdapter, testScenarios, type ScenarioServer, type ScenarioTarget } from './adapter-suite.js';
+export { HttpClient } from './http-client.js';

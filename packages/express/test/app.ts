@@ -30,6 +30,18 @@ export function scenarioApp(express: ExpressFactory, store: Store): Express {
   app.get('/regenerate', (req, res) => void (req.session.regenerateId(q(req, 'keep') === '1'), res.json({ ok: true })));
   app.get('/destroy', (req, res) => void (req.session.destroy(), res.json({ ok: true })));
   app.get('/race', (req, res) => void (req.session.put('race', q(req, 'value')), res.redirect('/get?key=race')));
+  app.get('/answer-then-fail', (req) => {
+    req.session.put('thrown', 'yes');
+    req.res!.json({ ok: true });
+    throw new Error('failed after answering');
+  });
+  app.get('/redirect-with-cookie', (req, res) => {
+    req.session.put('via', 'head');
+    res.writeHead(302, { Location: '/get?key=via', 'Set-Cookie': 'theme=dark; Path=/' }).end();
+  });
+  app.get('/signin', (req, res) => void (req.session.regenerateId().put('user', q(req, 'user')), res.redirect('/get?key=user')));
+  app.get('/signout', (req, res) => void (req.session.destroy(), res.redirect('/get?key=user')));
+  app.get('/fail-after-change', (req, _res, next) => void (req.session.put('failed', 'yes'), next(new Error('the handler failed'))));
   app.use('/csrf', express.urlencoded({ extended: false }), csrf());
   app.get('/csrf/token', (_req, res) => void res.json({ token: res.locals.csrfToken() }));
   app.post('/csrf/submit', (req, res) => void res.json({ submits: req.session.increment('submits') }));
@@ -37,9 +49,11 @@ export function scenarioApp(express: ExpressFactory, store: Store): Express {
   return app;
 }
 
-export function errorHandler(err: unknown, _req: Request, res: Response, _next: NextFunction): void {
+/** The error middleware most apps have: answers unless the response is already on its way. */
+export function errorHandler(err: unknown, _req: Request, res: Response, next: NextFunction): void {
+  if (res.headersSent) return next(err);
   const status = err instanceof SessionError ? err.status : 500;
-  res.status(status).json({ error: err instanceof Error ? err.message : String(err) });
+  res.status(status).json({ error: status < 500 && err instanceof Error ? err.message : 'Something went wrong' });
 }
 
 export function listen(app: Express): Promise<ScenarioServer & { server: Server }> {

@@ -91,20 +91,78 @@ describe.each([
     });
   }
 
-  it('commits changes made before a thrown error that an error middleware answers', async () => {
+  it('commits nothing of a request that threw and an error middleware answered 500 (commitOnError off)', async () => {
     const b = new HttpClient(server.baseUrl);
     const response = await b.get('/throw');
     expect(response.status).toBe(500);
     expect(await response.json()).toEqual({ error: 'handler failed' });
-    expect(await (await b.get('/how')).json()).toEqual({ how: 'throw' });
+    expect(await (await b.get('/how')).json()).toEqual({ how: null });
   });
 
-  it('commits changes made before an async error passed to next(err)', async () => {
+  it('commits nothing of a request whose async error went to next(err) (commitOnError off)', async () => {
     const b = new HttpClient(server.baseUrl);
     const response = await b.get('/async-error');
     expect(response.status).toBe(500);
     expect(await response.json()).toEqual({ error: 'async failed' });
-    expect(await (await b.get('/how')).json()).toEqual({ how: 'async-error' });
+    expect(await (await b.get('/how')).json()).toEqual({ how: null });
+  });
+
+  it('writeHead with array headers (flat and nested) keeps the session cookie, and a second answer after a held end is dropped', async () => {
+    const slow = new ControlledStore();
+    slow.latencyMs = 30;
+    const app = express();
+    app.use(session({ secret: SECRET, store: slow, cookie: { secure: false } }));
+    app.get('/flat', (req, res) => {
+      req.session.put('how', 'flat');
+      res.writeHead(302, ['Location', '/how', 'Set-Cookie', 'a=1; Path=/', 'Set-Cookie', 'b=2; Path=/']).end();
+    });
+    app.get('/nested', (req, res) => {
+      req.session.put('how', 'nested');
+      res.writeHead(200, 'Fine', [['Content-Type', 'text/plain'], ['Set-Cookie', 'c=3; Path=/']]).end('nested');
+    });
+    app.get('/twice', (req, res) => {
+      req.session.put('how', 'twice');
+      res.status(201).json({ first: true });
+      res.status(500).set('x-second', 'yes').json({ second: true }); // an error middleware answering again
+    });
+    app.get('/how', (req, res) => void res.json({ how: req.session.get('how') ?? null }));
+    const other = await listen(app);
+    try {
+      const b = new HttpClient(other.baseUrl);
+      const flat = await b.get('/flat');
+      expect(flat.status).toBe(302);
+      expect(flat.headers.getSetCookie().map((c) => c.split('=')[0]).sort()).toEqual(['a', 'b', 'sess']);
+      expect(await (await b.get('/how')).json()).toEqual({ how: 'flat' });
+      const c = new HttpClient(other.baseUrl);
+      const nested = await c.get('/nested');
+      expect([nested.status, nested.statusText, await nested.text()]).toEqual([200, 'Fine', 'nested']);
+      expect(nested.headers.getSetCookie().map((x) => x.split('=')[0]).sort()).toEqual(['c', 'sess']);
+      const d = new HttpClient(other.baseUrl);
+      const twice = await d.get('/twice');
+      expect([twice.status, await twice.json(), twice.headers.get('x-second')]).toEqual([201, { first: true }, null]);
+      expect(await (await d.get('/how')).json()).toEqual({ how: 'twice' });
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('with commitOnError, the changes of a request that failed are written', async () => {
+    const app = express();
+    app.use(session({ secret: SECRET, store: new ControlledStore(), cookie: { secure: false }, commitOnError: true }));
+    app.get('/fail', (req) => {
+      req.session.put('how', 'failed');
+      throw new Error('boom');
+    });
+    app.get('/how', (req, res) => void res.json({ how: req.session.get('how') ?? null }));
+    app.use((_err: unknown, _req: Request, res: Response, _next: NextFunction) => void res.status(500).json({ error: 'x' }));
+    const other = await listen(app);
+    try {
+      const b = new HttpClient(other.baseUrl);
+      expect((await b.get('/fail')).status).toBe(500);
+      expect(await (await b.get('/how')).json()).toEqual({ how: 'failed' });
+    } finally {
+      await other.close();
+    }
   });
 
   it('shows a flash message in an EJS view through res.locals.session, once', async () => {

@@ -1,4 +1,4 @@
 export { requireService, SERVICES, type ServiceName } from './services.js';
-export { HttpClient } from './http-client.js';
-export { testScenarios, ControlledStore, type ScenarioServer, type ScenarioTarget } from './scenarios.js';
+// The adapter suite and its client are published from @sess/core/testing; re-exported for this repo's tests.
+export { ControlledStore, HttpClient, testAdapter, testScenarios, type ScenarioServer, type ScenarioTarget } from '@sess/core/testing';
 export { listenOnLoopback, type LoopbackServer } from './server.js';

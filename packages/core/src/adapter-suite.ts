@@ -1,9 +1,10 @@
 /**
- * The HTTP scenario suite every adapter runs: the seed behaviours of sess, over
- * real HTTP, written once.
+ * The adapter conformance suite (`testAdapter`, from `@sess/core/testing`):
+ * every adapter runs it over real HTTP against the real framework, and an
+ * adapter written outside this repository can prove itself with it.
  *
  * @example
- * testScenarios({
+ * testAdapter({
  *   name: 'express 5',
  *   start: async (store) => { const server = makeApp(store).listen(0, '127.0.0.1'); ...; return { baseUrl, close } },
  * });
@@ -30,6 +31,11 @@
  * | GET /regenerate[?keep=1] | `session.regenerateId(keep === '1')` | `{ ok: true }` |
  * | GET /destroy | `session.destroy()` | `{ ok: true }` |
  * | GET /race?value= | `session.put('race', value)` | 302 to `/get?key=race` |
+ * | GET /answer-then-fail | `session.put('thrown', 'yes')`, answers `{ ok: true }` with the framework's usual helper, then fails the framework's usual way (Express: `throw`/`next(err)` after `res.json`, behind an error middleware that answers 500 unless `res.headersSent`) | whatever the framework does: must stay well-formed |
+ * | GET /redirect-with-cookie | `session.put('via', 'head')`, then 302 to `/get?key=via` with an extra `Set-Cookie: theme=dark; Path=/` given in the lowest-level call (Node: `res.writeHead(302, { Location, 'Set-Cookie' })`; Fetch: the Response's headers) | 302 |
+ * | GET /signin?user= | `session.regenerateId()`, `session.put('user', user)`, then the framework's redirect helper to `/get?key=user` | 302 |
+ * | GET /signout | `session.destroy()`, then the framework's redirect helper to `/get?key=user` | 302 |
+ * | GET /fail-after-change | `session.put('failed', 'yes')`, then fails through the framework's error path without answering | 500 |
  * | GET /csrf/token | (behind `csrf()`) | `{ token: <the adapter's csrfToken helper>() }` |
  * | POST /csrf/submit | (behind `csrf()`, after a urlencoded body parser) `session.increment('submits')` | `{ submits }` |
  *
@@ -39,9 +45,9 @@
  * Errors go through the framework's error path: a `SessionError` answers its
  * `.status` (403 for CSRF, 503 for the store).
  */
-import type { SessionRecord, SessionChange, Store, UpdateResult } from '@sess/core';
-import { MemoryStore } from '@sess/core';
 import { describe, expect, it, afterAll, beforeAll } from 'vitest';
+import { MemoryStore } from './memory-store.js';
+import type { SessionChange, SessionRecord, Store, UpdateResult, VersionedRecord } from './types.js';
 import { HttpClient } from './http-client.js';
 
 export interface ScenarioServer {
@@ -55,6 +61,8 @@ export interface ScenarioTarget {
   /** Shown in the test names: `express 5`, `koa 2`. */
   name: string;
   start(store: Store): Promise<ScenarioServer>;
+  /** The adapter's default `commitOnError` (false for every sess adapter). @default false */
+  commitOnError?: boolean;
 }
 
 /** A MemoryStore wrapper that can be slowed (every call waits `latencyMs`) and taken down. */
@@ -62,10 +70,12 @@ export class ControlledStore implements Store {
   latencyMs = 0;
   down = false;
   readonly inner = new MemoryStore();
+  /** The message of the error a downed store throws: it names a path, as a real driver's would. */
+  static readonly DOWN_MESSAGE = 'connect ENOENT /var/run/secret-sess-backend.sock (the test took the store down)';
 
   async #gate(): Promise<void> {
     if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
-    if (this.down) throw new Error('connection refused (the test took the store down)');
+    if (this.down) throw new Error(ControlledStore.DOWN_MESSAGE);
   }
   async get(id: string) {
     await this.#gate();
@@ -79,18 +89,24 @@ export class ControlledStore implements Store {
     await this.#gate();
     return this.inner.destroy(id);
   }
-  async touch(id: string, ttl: number) {
+  async update(id: string, change: SessionChange, ttl: number, expected?: VersionedRecord): Promise<UpdateResult> {
     await this.#gate();
-    return this.inner.touch(id, ttl);
+    return this.inner.update(id, change, ttl, expected);
   }
-  async update(id: string, change: SessionChange, ttl: number): Promise<UpdateResult> {
+  async rotate(oldId: string, newId: string, change: SessionChange, ttl: number, expected?: VersionedRecord): Promise<UpdateResult> {
     await this.#gate();
-    return this.inner.update(id, change, ttl);
+    return this.inner.rotate(oldId, newId, change, ttl, expected);
+  }
+  listByUser(userId: string) {
+    return this.inner.listByUser(userId);
+  }
+  destroyByUser(userId: string, exceptId?: string) {
+    return this.inner.destroyByUser(userId, exceptId);
   }
 }
 
-export function testScenarios(target: ScenarioTarget): void {
-  describe(`${target.name}: HTTP scenarios`, () => {
+export function testAdapter(target: ScenarioTarget): void {
+  describe(`${target.name}: adapter conformance`, () => {
     const store = new ControlledStore();
     let server: ScenarioServer;
     const browser = () => new HttpClient(server.baseUrl);
@@ -334,6 +350,78 @@ export function testScenarios(target: ScenarioTarget): void {
       });
     });
 
+    describe('where users enter: ordinary application code', () => {
+      it('an error after the answer never crashes the server nor sends a malformed response (slow store, 10 times)', async () => {
+        const b = browser();
+        store.latencyMs = 50;
+        try {
+          for (let i = 0; i < 10; i++) {
+            const response = await b.get('/answer-then-fail');
+            const text = await response.text();
+            if (response.status === 200) expect(JSON.parse(text)).toEqual({ ok: true });
+            else expect(response.status).toBeGreaterThanOrEqual(500);
+            expect(text).not.toContain('at ');
+          }
+        } finally {
+          store.latencyMs = 0;
+        }
+        // The process is alive and serving.
+        expect(await json(await browser().get('/all'))).toEqual({ all: {} });
+      });
+
+      it('a Set-Cookie given with the response head keeps the session cookie beside it', async () => {
+        const b = browser();
+        const response = await b.get('/redirect-with-cookie');
+        expect(response.status).toBe(302);
+        const names = response.headers.getSetCookie().map((c) => c.split('=')[0]);
+        expect(names).toContain('theme');
+        expect(names.filter((n) => n !== 'theme')).toHaveLength(1);
+        expect(await json(await b.get(response.headers.get('location')!))).toEqual({ value: 'head', has: true });
+      });
+
+      it('sign-in and sign-out through the framework\'s redirect take effect', async () => {
+        const b = browser();
+        await json(await b.get('/put?key=before&value=1'));
+        const anonymous = b.clone();
+        const signIn = await b.get('/signin?user=ada');
+        expect(signIn.status).toBe(302);
+        expect(signIn.headers.getSetCookie()).toHaveLength(1);
+        expect(await json(await b.get(signIn.headers.get('location')!))).toEqual({ value: 'ada', has: true });
+        expect((await json(await anonymous.get('/all'))).all).toEqual({}); // the old id is gone
+        const signedIn = b.clone();
+        const signOut = await b.get('/signout');
+        expect(signOut.status).toBe(302);
+        expect(signOut.headers.getSetCookie().join()).toMatch(/max-age=0/i);
+        expect(b.cookies.size).toBe(0);
+        expect(await json(await signedIn.get('/get?key=user'))).toEqual({ value: null, has: false });
+      });
+
+      it(target.commitOnError ? 'a failed request commits its change (commitOnError)' : 'a failed request commits none of its changes (commitOnError off)', async () => {
+        const b = browser();
+        await json(await b.get('/put?key=kept&value=1'));
+        const failed = await b.get('/fail-after-change');
+        expect(failed.status).toBeGreaterThanOrEqual(500);
+        expect(await failed.text()).not.toContain('at ');
+        const after = await json(await b.get('/get?key=failed'));
+        expect(after).toEqual(target.commitOnError ? { value: 'yes', has: true } : { value: null, has: false });
+        expect(await json(await b.get('/get?key=kept'))).toEqual({ value: '1', has: true });
+      });
+
+      it('a store failure at commit answers a body without internal detail', async () => {
+        const fresh = browser();
+        await setDown(true);
+        try {
+          const response = await fresh.get('/put?key=a&value=1');
+          expect(response.status).toBe(503);
+          const body = await response.text();
+          expect(body).not.toContain('secret-sess');
+          expect(body).not.toContain('ENOENT');
+        } finally {
+          await setDown(false);
+        }
+      });
+    });
+
     it('commits before the redirect goes out: the very next request sees the value (50 times, slow store)', async () => {
       const b = browser();
       store.latencyMs = 20;
@@ -351,3 +439,6 @@ export function testScenarios(target: ScenarioTarget): void {
     });
   });
 }
+
+/** The suite under its first name. */
+export const testScenarios = testAdapter;

@@ -3,9 +3,10 @@ import { debuglog } from 'node:util';
 import type { Knex } from 'knex';
 import { applyChange, ConfigError, isSessionRecord, StoreError } from '@sess/core';
 import type { SessionChange, SessionRecord, Store, StoredSession, UpdateResult } from '@sess/core';
+import { Sweeper, type VersionedRecord } from '@sess/core/store';
 import { dialectOf, type Dialect } from './dialect.js';
 import { decodeFromJsonb, encodeForJsonb } from './pg-json.js';
-import { createSessionTable } from './schema.js';
+import { createTableIfMissing, widenUserId } from './schema.js';
 
 const debug = debuglog('sess:store-knex');
 
@@ -23,12 +24,21 @@ export interface KnexStoreOptions {
    */
   tableName?: string;
   /**
-   * Create the table (and its indexes) on first use when it is missing. Safe with
-   * several processes starting at once. Leave it off to own the schema in your
-   * migrations with `createSessionTable`.
+   * Create the table (and its indexes) on first use when it is missing, and widen
+   * an older table's `user_id` to varchar(512). Safe with several processes
+   * starting at once. Leave it off to own the schema in your migrations with
+   * `createSessionTable`.
    * @default false
    */
   createTable?: boolean;
+  /**
+   * On a SQLite file database, switch the file to WAL journal mode on first use
+   * (`PRAGMA journal_mode = WAL`, which the file keeps): readers no longer block
+   * the writer and each commit costs one sync instead of several. `false` leaves
+   * the journal mode as it is. Ignored for in-memory databases and other clients.
+   * @default true
+   */
+  sqliteWal?: boolean;
   /**
    * Seconds between sweeps of expired rows by this process; 0 turns the sweep off
    * (expired rows are never read either way). The timer is unref'd, and on
@@ -49,15 +59,49 @@ export interface KnexStoreOptions {
   maxRetries?: number;
 }
 
-/** The part of a better-sqlite3 `Database` that `update` uses (not imported: the driver is optional). */
+/** A prepared better-sqlite3 statement (not imported: the driver is optional). */
+interface BetterSqliteStatement {
+  get(...params: unknown[]): unknown;
+  run(...params: unknown[]): { changes: number };
+}
+
+/** The part of a better-sqlite3 `Database` the store uses. */
 interface BetterSqliteDatabase {
-  prepare(sql: string): { get(...params: unknown[]): unknown; run(...params: unknown[]): unknown };
+  prepare(sql: string): BetterSqliteStatement;
   transaction<T>(fn: () => T): { immediate(): T };
 }
 
 interface Row {
   id: string;
   data: string | Buffer | object;
+}
+
+type LiveRow = Row & { expires_at: number | string };
+
+/** The columns the store writes. */
+interface RowValues {
+  id: string;
+  data: string;
+  expires_at: number;
+  user_id: string | null;
+}
+
+/** What `rotate` returns when there is nothing under the old id (a fresh object: callers may keep it). */
+const nothingToRotate = (): UpdateResult => ({ existed: false, written: false, consumedTokens: [], consumedFlash: {} });
+
+/**
+ * The version of a row whose `data` the driver handed over already parsed (a
+ * native JSON column on MySQL 8): it starts with a character no JSON text starts
+ * with, so it never takes the text compare-and-set path, yet two reads of an
+ * unchanged row still give equal versions.
+ */
+const PARSED = '\u0000parsed:';
+
+/** The version of a row: the raw text of its `data`, exactly as read. */
+function versionOf(data: Row['data']): string {
+  if (typeof data === 'string') return data;
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  return PARSED + JSON.stringify(data);
 }
 
 /** Database errors that a retry can cure: deadlocks, lock waits, busy files, insert races. */
@@ -74,6 +118,30 @@ function isRetryable(err: unknown): boolean {
   );
 }
 
+/** Two rows with one id: the insert lost to another writer (or the id is taken). */
+function isDuplicateKey(err: unknown): boolean {
+  const e = err as { code?: string; errno?: number };
+  return e?.errno === 1062 || e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
+/**
+ * The database is up and refused the value: too long for its column, a failed
+ * constraint, an invalid value, a packet or row over the server's limit. A retry
+ * cannot cure it and neither can the operator of the database: the application
+ * (or the schema) must change. Insert races (duplicate keys) are not refusals.
+ */
+export function isRefusal(err: unknown): boolean {
+  if (isRetryable(err)) return false;
+  const e = err as { code?: unknown; errno?: unknown; sqlState?: unknown };
+  // PostgreSQL SQLSTATE classes 22 (data exception), 23 (integrity constraint), 54 (program limit exceeded).
+  if (typeof e?.code === 'string' && /^(22|23|54)[0-9A-Z]{3}$/.test(e.code)) return true;
+  // MySQL/MariaDB: the same SQLSTATE classes, and the refusals reported under other states.
+  if (typeof e?.sqlState === 'string' && /^(22|23)/.test(e.sqlState)) return true;
+  if (typeof e?.errno === 'number' && [1153, 1118, 3140, 3819, 4025].includes(e.errno)) return true; // packet too large, row too large, invalid JSON, check constraint (MySQL, MariaDB)
+  // SQLite: constraints (NOT NULL, CHECK), a value over SQLITE_MAX_LENGTH, a datatype mismatch.
+  return typeof e?.code === 'string' && (e.code.startsWith('SQLITE_CONSTRAINT') || e.code === 'SQLITE_TOOBIG' || e.code === 'SQLITE_MISMATCH');
+}
+
 /**
  * The driver's message without the statement knex puts in front of it
  * (`<sql with its values> - <message>`): the values are session ids, tokens and
@@ -82,7 +150,7 @@ function isRetryable(err: unknown): boolean {
  */
 function describeError(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
-  if (!/^\s*(select|insert|update|delete|begin|commit|rollback|create|alter|drop|with)\b/i.test(message)) return message;
+  if (!/^\s*(select|insert|update|delete|begin|commit|rollback|create|alter|drop|with|pragma)\b/i.test(message)) return message;
   const cut = message.lastIndexOf(' - ');
   return cut === -1 ? 'the query failed' : message.slice(cut + 3);
 }
@@ -104,10 +172,17 @@ export const sweepLockName = (tableName: string) => `sess:prune:${createHash('sh
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Prepared statements per better-sqlite3 connection, by SQL text (a handful per table). */
+const statements = new WeakMap<BetterSqliteDatabase, Map<string, BetterSqliteStatement>>();
+
 /**
  * Sessions in a SQL table through Knex: PostgreSQL, MySQL/MariaDB or SQLite.
- * `set` is a native upsert, `update` a row-locking transaction, expiry a
- * filter in every read plus a batched `prune()`.
+ * `set` is a native upsert; `update` one conditional UPDATE when the caller's
+ * version is still stored, else a row-locking transaction; `rotate` one
+ * transaction; expiry a filter in every read plus a batched `prune()`.
+ *
+ * A record's version is the raw text of its `data` column as read (on
+ * PostgreSQL `data::text`, jsonb's canonical text).
  *
  * @example
  * const store = new KnexStore({ knex, createTable: true });
@@ -118,16 +193,17 @@ export class KnexStore implements Store {
   readonly tableName: string;
   readonly dialect: Dialect;
   readonly #createTable: boolean;
+  readonly #wal: boolean;
   readonly #batchSize: number;
   readonly #maxRetries: number;
-  /** The driver is better-sqlite3 (synchronous): `update` uses its own immediate transaction. */
+  /** The driver is better-sqlite3 (synchronous): writes run as its own immediate transactions. */
   readonly #betterSqlite: boolean;
-  #ready: Promise<void> | undefined;
-  /** The exact text each record `get` returned was read from, for the compare-and-set path of `update`. */
-  readonly #raw = new WeakMap<SessionRecord, string>();
-  #timer: NodeJS.Timeout | undefined;
-  /** The sweep in progress, so `close()` can wait for it before you destroy knex. */
-  #sweeping: Promise<void> | undefined;
+  /** Something to do once before the first query (create the table, switch to WAL). */
+  #setupPending: boolean;
+  #setup: Promise<void> | undefined;
+  /** A read handed `data` over parsed (a native JSON column): versions of written rows are marked the same way. */
+  #parsedData = false;
+  readonly #sweeper: Sweeper | undefined;
   #closed = false;
 
   constructor(options: KnexStoreOptions) {
@@ -150,33 +226,39 @@ export class KnexStore implements Store {
       throw new ConfigError(`[sess] KnexStore maxRetries must be an integer >= 0, got ${String(options.maxRetries)}.`);
     }
     this.#betterSqlite = (this.knex.client as { driverName?: string }).driverName === 'better-sqlite3';
+    let fileDatabase = false;
     if (this.dialect === 'sqlite') {
       const config = this.knex.client.config as { connection?: { filename?: string }; pool?: { max?: number } };
       const filename = config.connection?.filename ?? '';
       const max = config.pool?.max ?? 1;
+      const inMemory = filename === '' || filename === ':memory:' || filename.includes('mode=memory');
       // Each connection to ':memory:' opens its own empty database.
-      if ((filename === ':memory:' || filename.includes('mode=memory')) && max !== 1) {
+      if (inMemory && filename !== '' && max !== 1) {
         throw new ConfigError('[sess] An in-memory SQLite database needs a knex pool of exactly one connection: pass pool: { min: 1, max: 1 }.');
       }
+      fileDatabase = !inMemory;
     }
+    this.#wal = fileDatabase && (options.sqliteWal ?? true);
+    this.#setupPending = this.#createTable || this.#wal;
     const every = options.pruneInterval ?? 600;
     if (typeof every !== 'number' || !(every >= 0)) {
       throw new ConfigError(`[sess] KnexStore pruneInterval must be a number of seconds >= 0, got ${String(every)}.`);
     }
-    if (every > 0) {
-      this.#timer = setInterval(() => {
-        this.#sweeping ??= this.#sweep().finally(() => (this.#sweeping = undefined));
-      }, every * 1000);
-      this.#timer.unref(); // a sweep must never keep the process alive
-    }
+    // An unref'd timer, one sweep at a time; close() stops it and waits for the sweep in progress.
+    this.#sweeper =
+      every > 0
+        ? new Sweeper({
+            interval: every,
+            sweep: () => this.#sweep(),
+            onError: (err) => debug('sweep of %s failed: %s', this.tableName, err instanceof Error ? err.message : String(err)),
+          })
+        : undefined;
   }
 
-  async get(id: string): Promise<SessionRecord | undefined> {
+  async get(id: string): Promise<VersionedRecord | undefined> {
     return this.#run('read a session', async () => {
       const row = (await this.#select(this.knex).where('id', id).andWhere('expires_at', '>', Date.now()).first()) as Row | undefined;
-      const record = row ? this.#parse(row) : undefined;
-      if (record) this.#raw.set(record, String(row!.data));
-      return record;
+      return row ? this.#read(row) : undefined;
     });
   }
 
@@ -193,94 +275,206 @@ export class KnexStore implements Store {
     await this.#run('delete a session', () => this.#retry(() => this.knex(this.tableName).where('id', id).del()));
   }
 
-  async touch(id: string, ttlSeconds: number): Promise<void> {
-    await this.#run('extend a session', () =>
-      this.#retry(() =>
-        this.knex(this.tableName)
-          .where('id', id)
-          .andWhere('expires_at', '>', Date.now()) // never revive an expired row
-          .update({ expires_at: expiryOf(ttlSeconds) }),
-      ),
-    );
-  }
-
-  async update(id: string, change: SessionChange, ttlSeconds: number, base?: SessionRecord): Promise<UpdateResult> {
-    if (this.#betterSqlite) return this.#run('update a session', () => this.#retry(() => this.#updateBetterSqlite(id, change, ttlSeconds)));
+  /**
+   * With `expected` (a `{ record, version }` from `get` or an earlier write), first
+   * one conditional `UPDATE ... WHERE id = ? AND data = <version>` that writes
+   * `applyChange(expected.record, change)` while the row still holds that very
+   * text; when it matches no row (changed, expired, gone), the locking path.
+   */
+  async update(id: string, change: SessionChange, ttlSeconds: number, expected?: VersionedRecord): Promise<UpdateResult> {
     return this.#run('update a session', async () => {
-      const fast = await this.#compareAndSet(id, change, ttlSeconds, base);
-      return fast ?? this.#retry(() => this.#updateLocked(id, change, ttlSeconds));
+      if (expected !== undefined && typeof expected.version === 'string' && !expected.version.startsWith(PARSED)) {
+        const fast = await this.#retry(() =>
+          this.#betterSqlite ? this.#compareAndSetBetterSqlite(id, change, ttlSeconds, expected) : this.#compareAndSet(id, change, ttlSeconds, expected),
+        );
+        if (fast) return fast;
+      }
+      return this.#retry(() =>
+        this.#betterSqlite ? this.#updateBetterSqlite(id, change, ttlSeconds, expected) : this.#updateLocked(id, change, ttlSeconds, expected),
+      );
     });
   }
 
   /**
-   * The fast path of `update`: one conditional UPDATE that writes
-   * applyChange(base, change) only while the row still holds the very text the
-   * caller read, instead of BEGIN, SELECT ... FOR UPDATE, UPDATE, COMMIT (four
-   * round trips). Undefined when the row changed, expired or is gone: the caller
-   * then takes the locking path, so the outcome is the same.
+   * One transaction: the old row read under a lock (`SELECT ... FOR UPDATE`; on
+   * better-sqlite3 the transaction holds the database's write lock from its
+   * start), the change applied, the new row inserted, the old one deleted. An
+   * overlapping update of the old id waits for the lock: it either committed
+   * before (and is in the moved record) or finds the old id gone.
    */
-  async #compareAndSet(id: string, change: SessionChange, ttlSeconds: number, base: SessionRecord | undefined): Promise<UpdateResult | undefined> {
-    const expected = base === undefined ? undefined : this.#raw.get(base);
-    if (expected === undefined) return undefined;
-    const { record, ...outcome } = applyChange(base, change);
-    if (!record) return undefined;
-    const query = this.knex(this.tableName).where('id', id).andWhere('expires_at', '>', Date.now());
-    // PostgreSQL reads data as ::text (jsonb's canonical text); compare the same way.
-    if (this.dialect === 'postgres') query.andWhereRaw('??::text = ?', ['data', expected]);
-    else query.andWhere('data', expected);
-    const swapped = Number(await query.update(this.#row(id, record, ttlSeconds)));
-    return swapped === 1 ? { ...outcome, written: true } : undefined;
+  async rotate(oldId: string, newId: string, change: SessionChange, ttlSeconds: number, expected?: VersionedRecord): Promise<UpdateResult> {
+    return this.#run('regenerate a session', () =>
+      this.#retry(async () => {
+        try {
+          return await (this.#betterSqlite
+            ? this.#rotateBetterSqlite(oldId, newId, change, ttlSeconds, expected)
+            : this.#rotateLocked(oldId, newId, change, ttlSeconds, expected));
+        } catch (err) {
+          // Not a race a retry could win: a live row already has the new id.
+          if (isDuplicateKey(err)) {
+            throw new StoreError(`[sess] KnexStore could not regenerate a session in table "${this.tableName}": the new session id is already taken. Nothing was changed.`, {
+              cause: err,
+            });
+          }
+          throw err;
+        }
+      }),
+    );
   }
 
-  #updateLocked(id: string, change: SessionChange, ttlSeconds: number): Promise<UpdateResult> {
+  /** The fast path of `update` through knex: one statement instead of BEGIN, SELECT ... FOR UPDATE, UPDATE, COMMIT. */
+  async #compareAndSet(id: string, change: SessionChange, ttlSeconds: number, expected: VersionedRecord): Promise<UpdateResult | undefined> {
+    const { record, ...outcome } = applyChange(expected.record, change);
+    if (!record) return undefined;
+    const values = this.#row(id, record, ttlSeconds);
+    const query = this.#whereUnchanged(this.knex(this.tableName).where('id', id).andWhere('expires_at', '>', Date.now()), expected.version as string);
+    if (this.dialect === 'postgres') {
+      // jsonb stores its own canonical text: the new version is what it now holds.
+      const rows = (await query.update(values, this.#returningData())) as Array<{ data: string }>;
+      return rows.length === 1 ? { ...outcome, written: true, record, version: rows[0]!.data } : undefined;
+    }
+    const swapped = Number(await query.update(values));
+    return swapped === 1 ? { ...outcome, written: true, record, version: this.#writtenVersion(values) } : undefined;
+  }
+
+  /** `data` still equal to the version text, compared exactly (no case folding, no jsonb normalisation). */
+  #whereUnchanged<Q extends Knex.QueryBuilder>(query: Q, version: string): Q {
+    if (this.dialect === 'postgres') return query.andWhereRaw('??::text = ?', ['data', version]) as Q; // works on jsonb, json and text columns
+    if (this.dialect === 'mysql') return query.andWhereRaw('?? = cast(? as binary)', ['data', version]) as Q; // whatever the column's collation
+    return query.andWhereRaw('?? = ? collate binary', ['data', version]) as Q;
+  }
+
+  #updateLocked(id: string, change: SessionChange, ttlSeconds: number, expected: VersionedRecord | undefined): Promise<UpdateResult> {
     return this.knex.transaction(async (trx) => {
       // FOR UPDATE holds the row until commit, so overlapping updates queue up
       // instead of overwriting each other. SQLite has no row locks: its writers
       // are serialised by the database lock (and knex's one-connection pool).
-      let query = this.#select(trx).select('expires_at').where('id', id);
-      if (this.dialect !== 'sqlite') query = query.forUpdate();
-      const row = (await query.first()) as (Row & { expires_at: number | string }) | undefined;
-      const live = row && Number(row.expires_at) > Date.now() ? this.#parse(row) : undefined;
-      const { record, ...result } = applyChange(live, change);
-      if (record) {
-        const values = this.#row(id, record, ttlSeconds);
-        // The row is locked when it exists; when absent, a plain insert, so a
-        // concurrent creator makes this one fail with a duplicate key and retry
-        // (now finding the row) instead of silently overwriting it.
-        if (row) await trx(this.tableName).where('id', id).update(values);
-        else await trx(this.tableName).insert(values);
-      }
-      return { ...result, written: record !== undefined };
+      const row = await this.#selectForUpdate(trx, id);
+      const current = row && Number(row.expires_at) > Date.now() ? this.#read(row, expected) : undefined;
+      const { record, ...outcome } = applyChange(current?.record, change);
+      if (!record) return { ...outcome, written: false };
+      const values = this.#row(id, record, ttlSeconds);
+      // The row is locked when it exists; when absent, a plain insert, so a
+      // concurrent creator makes this one fail with a duplicate key and retry
+      // (now finding the row) instead of silently overwriting it.
+      const version = row ? await this.#writeRow(trx(this.tableName).where('id', id), 'update', values) : await this.#writeRow(trx(this.tableName), 'insert', values);
+      return { ...outcome, written: true, record, version };
     });
   }
 
+  #rotateLocked(oldId: string, newId: string, change: SessionChange, ttlSeconds: number, expected: VersionedRecord | undefined): Promise<UpdateResult> {
+    return this.knex.transaction(async (trx) => {
+      const row = await this.#selectForUpdate(trx, oldId);
+      const current = row && Number(row.expires_at) > Date.now() ? this.#read(row, expected) : undefined;
+      if (!current) return nothingToRotate();
+      const { record, ...outcome } = applyChange(current.record, { ...change, ifExists: true });
+      const values = this.#row(newId, record!, ttlSeconds);
+      const version = await this.#writeRow(trx(this.tableName), 'insert', values);
+      await trx(this.tableName).where('id', oldId).del();
+      return { ...outcome, written: true, record: record!, version };
+    });
+  }
+
+  async #selectForUpdate(trx: Knex.Transaction, id: string): Promise<LiveRow | undefined> {
+    let query = this.#select(trx).select('expires_at').where('id', id);
+    if (this.dialect !== 'sqlite') query = query.forUpdate();
+    return (await query.first()) as LiveRow | undefined;
+  }
+
+  /** Runs the insert or update and returns the new version (PostgreSQL: the text jsonb made of it). */
+  async #writeRow(query: Knex.QueryBuilder, kind: 'insert' | 'update', values: RowValues): Promise<string> {
+    if (this.dialect === 'postgres') {
+      const rows = (await (kind === 'insert' ? query.insert(values, this.#returningData()) : query.update(values, this.#returningData()))) as Array<{ data: string }>;
+      return rows[0]!.data;
+    }
+    await (kind === 'insert' ? query.insert(values) : query.update(values));
+    return this.#writtenVersion(values);
+  }
+
   /**
-   * better-sqlite3 is synchronous, so the whole read-apply-write runs as one
+   * better-sqlite3 is synchronous, so a read-apply-write runs as one
    * `BEGIN IMMEDIATE` transaction in a single tick: other processes on the same
    * file wait for the write lock (busy timeout) instead of failing at COMMIT,
    * and nothing in this process can interleave. (A knex transaction would BEGIN
    * deferred, and knex leaves the connection inside the transaction when COMMIT
    * fails with SQLITE_BUSY.)
    */
-  async #updateBetterSqlite(id: string, change: SessionChange, ttlSeconds: number): Promise<UpdateResult> {
+  async #withBetterSqlite<T>(work: (db: BetterSqliteDatabase) => T): Promise<T> {
     const db = (await this.knex.client.acquireConnection()) as BetterSqliteDatabase;
     try {
-      const work = db.transaction((): UpdateResult => {
-        const select = this.knex(this.tableName).select('id', 'data', 'expires_at').where('id', id).toSQL().toNative();
-        const row = db.prepare(select.sql).get(...select.bindings) as (Row & { expires_at: number }) | undefined;
-        const live = row && Number(row.expires_at) > Date.now() ? this.#parse(row) : undefined;
-        const { record, ...result } = applyChange(live, change);
-        if (record) {
-          const values = this.#row(id, record, ttlSeconds);
-          const write = (row ? this.knex(this.tableName).where('id', id).update(values) : this.knex(this.tableName).insert(values)).toSQL().toNative();
-          db.prepare(write.sql).run(...write.bindings);
-        }
-        return { ...result, written: record !== undefined };
-      });
-      return work.immediate();
+      return work(db);
     } finally {
       await this.knex.client.releaseConnection(db);
     }
+  }
+
+  /** Runs a knex query natively on a better-sqlite3 connection, with its statement prepared once. */
+  #native(db: BetterSqliteDatabase, query: Knex.QueryBuilder): { statement: BetterSqliteStatement; bindings: unknown[] } {
+    const { sql, bindings } = query.toSQL().toNative();
+    let cache = statements.get(db);
+    if (!cache) statements.set(db, (cache = new Map()));
+    let statement = cache.get(sql);
+    if (!statement) {
+      if (cache.size >= 64) cache.clear(); // many tables through one connection: stay small
+      statement = db.prepare(sql);
+      cache.set(sql, statement);
+    }
+    return { statement, bindings: bindings as unknown[] };
+  }
+
+  #compareAndSetBetterSqlite(id: string, change: SessionChange, ttlSeconds: number, expected: VersionedRecord): Promise<UpdateResult | undefined> {
+    const { record, ...outcome } = applyChange(expected.record, change);
+    if (!record) return Promise.resolve(undefined);
+    const values = this.#row(id, record, ttlSeconds);
+    return this.#withBetterSqlite((db) => {
+      // One autocommit statement: SQLite takes the write lock for it.
+      const query = this.#whereUnchanged(this.knex(this.tableName).where('id', id).andWhere('expires_at', '>', Date.now()), expected.version as string).update(values);
+      const { statement, bindings } = this.#native(db, query);
+      return statement.run(...bindings).changes === 1 ? { ...outcome, written: true, record, version: this.#writtenVersion(values) } : undefined;
+    });
+  }
+
+  #readBetterSqlite(db: BetterSqliteDatabase, id: string): LiveRow | undefined {
+    const { statement, bindings } = this.#native(db, this.knex(this.tableName).select('id', 'data', 'expires_at').where('id', id));
+    return statement.get(...bindings) as LiveRow | undefined;
+  }
+
+  #writeBetterSqlite(db: BetterSqliteDatabase, query: Knex.QueryBuilder): void {
+    const { statement, bindings } = this.#native(db, query);
+    statement.run(...bindings);
+  }
+
+  #updateBetterSqlite(id: string, change: SessionChange, ttlSeconds: number, expected: VersionedRecord | undefined): Promise<UpdateResult> {
+    return this.#withBetterSqlite((db) =>
+      db
+        .transaction((): UpdateResult => {
+          const row = this.#readBetterSqlite(db, id);
+          const current = row && Number(row.expires_at) > Date.now() ? this.#read(row, expected) : undefined;
+          const { record, ...outcome } = applyChange(current?.record, change);
+          if (!record) return { ...outcome, written: false };
+          const values = this.#row(id, record, ttlSeconds);
+          this.#writeBetterSqlite(db, row ? this.knex(this.tableName).where('id', id).update(values) : this.knex(this.tableName).insert(values));
+          return { ...outcome, written: true, record, version: this.#writtenVersion(values) };
+        })
+        .immediate(),
+    );
+  }
+
+  #rotateBetterSqlite(oldId: string, newId: string, change: SessionChange, ttlSeconds: number, expected: VersionedRecord | undefined): Promise<UpdateResult> {
+    return this.#withBetterSqlite((db) =>
+      db
+        .transaction((): UpdateResult => {
+          const row = this.#readBetterSqlite(db, oldId);
+          const current = row && Number(row.expires_at) > Date.now() ? this.#read(row, expected) : undefined;
+          if (!current) return nothingToRotate();
+          const { record, ...outcome } = applyChange(current.record, { ...change, ifExists: true });
+          const values = this.#row(newId, record!, ttlSeconds);
+          this.#writeBetterSqlite(db, this.knex(this.tableName).insert(values));
+          this.#writeBetterSqlite(db, this.knex(this.tableName).where('id', oldId).del());
+          return { ...outcome, written: true, record: record!, version: this.#writtenVersion(values) };
+        })
+        .immediate(),
+    );
   }
 
   async prune(): Promise<number> {
@@ -317,21 +511,26 @@ export class KnexStore implements Store {
    */
   async close(): Promise<void> {
     this.#closed = true;
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = undefined;
-    await this.#sweeping;
+    await this.#sweeper?.close();
   }
 
-  /** Runs `action` after the table is ready, turning any database failure into a StoreError. */
+  /** Runs `action` after the one-time setup, turning any database failure into a StoreError. */
   async #run<T>(action: string, work: () => Promise<T>): Promise<T> {
     try {
-      if (this.#createTable) await this.#ensureTable();
+      if (this.#setupPending) await this.#ensureSetup();
       return await work();
     } catch (err) {
       if (err instanceof StoreError || err instanceof ConfigError) throw err;
       const detail = describeError(err);
       const timeout = (err as { name?: string })?.name === 'KnexTimeoutError';
+      const refused = !timeout && isRefusal(err);
       debug('%s on %s failed: %s', action, this.tableName, detail);
+      if (refused) {
+        throw new StoreError(`[sess] KnexStore could not ${action} in table "${this.tableName}": the database refused the value (${detail}). ${this.#refusalFix(err, detail)}`, {
+          cause: err,
+          code: 'E_STORE_REFUSED',
+        });
+      }
       const fix = isMissingTable(err)
         ? `Create the table: pass createTable: true, or call createSessionTable(knex, "${this.tableName}") in a migration.`
         : timeout
@@ -344,12 +543,45 @@ export class KnexStore implements Store {
     }
   }
 
-  #ensureTable(): Promise<void> {
-    this.#ready ??= createSessionTable(this.knex, this.tableName).catch((err: unknown) => {
-      this.#ready = undefined; // try again on the next call rather than failing forever
-      throw err;
-    });
-    return this.#ready;
+  #refusalFix(err: unknown, detail: string): string {
+    if ((err as { errno?: number }).errno === 1153) return 'The record is larger than the server accepts: raise max_allowed_packet, or keep less in the session.';
+    if ((err as { code?: string }).code === '22001' || (err as { errno?: number }).errno === 1406 || /too long/i.test(detail)) {
+      return `A value is longer than its column: user ids may have up to 512 characters, so user_id must be varchar(512) (createSessionTable(knex, "${this.tableName}") widens an older table, as createTable: true does at start-up), and session ids must fit the id column (varchar(64)).`;
+    }
+    return `Check the table against the schema of createSessionTable(knex, "${this.tableName}").`;
+  }
+
+  #ensureSetup(): Promise<void> {
+    this.#setup ??= this.#doSetup().then(
+      () => {
+        this.#setupPending = false;
+      },
+      (err: unknown) => {
+        this.#setup = undefined; // try again on the next call rather than failing forever
+        throw err;
+      },
+    );
+    return this.#setup;
+  }
+
+  async #doSetup(): Promise<void> {
+    if (this.#wal) {
+      try {
+        const rows = (await this.knex.raw('pragma journal_mode = wal')) as Array<{ journal_mode?: string }>;
+        debug('journal mode of %s: %s', this.tableName, rows[0]?.journal_mode);
+      } catch (err) {
+        // Never a reason to fail a request: the store works in any journal mode. Tried once per store.
+        debug('could not switch the SQLite database to WAL: %s', describeError(err));
+      }
+    }
+    if (this.#createTable && !(await createTableIfMissing(this.knex, this.tableName))) {
+      try {
+        if (await widenUserId(this.knex, this.tableName)) debug('widened %s.user_id to varchar(512)', this.tableName);
+      } catch (err) {
+        // The table works for the user ids it can hold; a longer one is refused with a clear error.
+        process.emitWarning(err instanceof Error ? err.message : String(err), { code: 'SESS_KNEX_USER_ID', detail: 'KnexStore createTable' });
+      }
+    }
   }
 
   async #retry<T>(work: () => Promise<T>): Promise<T> {
@@ -365,13 +597,21 @@ export class KnexStore implements Store {
     }
   }
 
-  #select(db: Knex | Knex.Transaction) {
-    // jsonb comes back as text so every dialect parses (and tolerates corruption) the same way.
-    const data = this.dialect === 'postgres' ? db.raw('??::text as ??', ['data', 'data']) : 'data';
-    return db(this.tableName).select('id', data);
+  /** jsonb comes back as text, so every dialect parses (and tolerates corruption) the same way, and versions are comparable text. */
+  #dataText(db: Knex | Knex.Transaction) {
+    return this.dialect === 'postgres' ? db.raw('??::text as ??', ['data', 'data']) : 'data';
   }
 
-  #row(id: string, record: SessionRecord, ttlSeconds: number) {
+  /** `RETURNING data::text as data` (knex's types do not admit a raw column there). */
+  #returningData(): string[] {
+    return [this.#dataText(this.knex)] as unknown as string[];
+  }
+
+  #select(db: Knex | Knex.Transaction) {
+    return db(this.tableName).select('id', this.#dataText(db));
+  }
+
+  #row(id: string, record: SessionRecord, ttlSeconds: number): RowValues {
     const json = JSON.stringify(record);
     return {
       id,
@@ -379,6 +619,24 @@ export class KnexStore implements Store {
       expires_at: expiryOf(ttlSeconds),
       user_id: typeof record.user === 'string' ? record.user : null,
     };
+  }
+
+  /**
+   * The version the next read of a row just written gives: the text written
+   * (PostgreSQL asks the row instead: RETURNING data::text), marked when this
+   * table's `data` comes back parsed.
+   */
+  #writtenVersion(values: RowValues): string {
+    return this.#parsedData ? PARSED + values.data : values.data;
+  }
+
+  /** A live row as a versioned record; the caller's record when its version is still the stored one (no second parse). */
+  #read(row: Row, expected?: VersionedRecord): VersionedRecord | undefined {
+    const version = versionOf(row.data);
+    if (version.startsWith(PARSED)) this.#parsedData = true;
+    if (expected !== undefined && expected.version === version) return { record: expected.record, version };
+    const record = this.#parse(row);
+    return record && { record, version };
   }
 
   /** A stored row as a record; unreadable data (bad JSON, wrong shape) reads as absent. */
@@ -420,34 +678,33 @@ export class KnexStore implements Store {
     return total;
   }
 
-  /** The timer's sweep: one instance at a time where the database has advisory locks; never throws. */
-  async #sweep(): Promise<void> {
-    try {
-      if (this.#createTable) await this.#ensureTable();
-      if (this.dialect === 'sqlite') {
-        await this.#prune(true);
-        return;
-      }
-      const lockName = sweepLockName(this.tableName);
-      // The lock lives on the transaction's connection; the batches run on other
-      // connections of the pool and commit one by one.
-      await this.knex.transaction(async (trx) => {
-        if (this.dialect === 'postgres') {
-          const result = await trx.raw('select pg_try_advisory_xact_lock(hashtext(?)) as ok', [lockName]);
-          if (!result.rows[0]?.ok) return debug('another instance is sweeping %s', this.tableName);
-          await this.#prune(true);
-        } else {
-          const [rows] = await trx.raw('select get_lock(?, 0) as ok', [lockName]);
-          if (Number(rows[0]?.ok) !== 1) return debug('another instance is sweeping %s', this.tableName);
-          try {
-            await this.#prune(true);
-          } finally {
-            await trx.raw('select release_lock(?)', [lockName]);
-          }
+  /** The timer's sweep: one instance at a time where the database has advisory locks. */
+  async #sweep(): Promise<number> {
+    if (this.#closed) return 0;
+    if (this.#setupPending) await this.#ensureSetup();
+    if (this.dialect === 'sqlite') return this.#prune(true);
+    const lockName = sweepLockName(this.tableName);
+    // The lock lives on the transaction's connection; the batches run on other
+    // connections of the pool and commit one by one.
+    return this.knex.transaction(async (trx) => {
+      if (this.dialect === 'postgres') {
+        const result = await trx.raw('select pg_try_advisory_xact_lock(hashtext(?)) as ok', [lockName]);
+        if (!result.rows[0]?.ok) {
+          debug('another instance is sweeping %s', this.tableName);
+          return 0;
         }
-      });
-    } catch (err) {
-      debug('sweep of %s failed: %s', this.tableName, err instanceof Error ? err.message : String(err));
-    }
+        return this.#prune(true);
+      }
+      const [rows] = await trx.raw('select get_lock(?, 0) as ok', [lockName]);
+      if (Number(rows[0]?.ok) !== 1) {
+        debug('another instance is sweeping %s', this.tableName);
+        return 0;
+      }
+      try {
+        return await this.#prune(true);
+      } finally {
+        await trx.raw('select release_lock(?)', [lockName]);
+      }
+    });
   }
 }

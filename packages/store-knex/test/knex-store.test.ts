@@ -38,7 +38,7 @@ for (const dialect of DIALECTS) {
       expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
       const rows = await knex(store.tableName).where('id', id);
       expect(rows).toHaveLength(1);
-      const got = await store.get(id);
+      const got = (await store.get(id))?.record;
       expect(got!.data.i).toBeGreaterThanOrEqual(0);
       expect(got!.data.i).toBeLessThan(100);
     });
@@ -47,7 +47,7 @@ for (const dialect of DIALECTS) {
       const id = 'overlapping-creates';
       const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store.update(id, { increment: { n: 1 }, lastSeen: 10 + i }, 60)));
       expect(results.filter((r) => !r.existed)).toHaveLength(1);
-      expect((await store.get(id))?.data.n).toBe(20);
+      expect((await store.get(id))?.record.data.n).toBe(20);
     });
 
     // Two knex instances are two processes' worth of connections (for SQLite, two
@@ -59,7 +59,7 @@ for (const dialect of DIALECTS) {
         await store.set('two-instances', record(), 60);
         const bump = (s: KnexStore) => s.update('two-instances', { ifExists: true, increment: { n: 1 }, lastSeen: 2 }, 60);
         await Promise.all(Array.from({ length: 25 }, () => [bump(store), bump(second)]).flat());
-        expect((await store.get('two-instances'))?.data.n).toBe(50);
+        expect((await store.get('two-instances'))?.record.data.n).toBe(50);
       } finally {
         await other.destroy();
       }
@@ -99,26 +99,10 @@ for (const dialect of DIALECTS) {
         const a = new KnexStore({ knex, tableName: table, createTable: true, pruneInterval: 0 });
         const b = new KnexStore({ knex: other, tableName: table, createTable: true, pruneInterval: 0 });
         await Promise.all([a.set('x', record({ from: 'a' }), 60), b.set('y', record({ from: 'b' }), 60)]);
-        expect((await b.get('x'))?.data.from).toBe('a');
+        expect((await b.get('x'))?.record.data.from).toBe('a');
       } finally {
         if (other !== knex) await other.destroy();
       }
-    });
-
-    it('touch changes only expires_at, and only of a live row', async () => {
-      await store.set('touched', record({ keep: 'me' }, 'user-t'), 5);
-      const before = await knex(store.tableName).where('id', 'touched').first();
-      await sleep(5);
-      await store.touch('touched', 120);
-      const after = await knex(store.tableName).where('id', 'touched').first();
-      expect(Number(after.expires_at)).toBeGreaterThan(Number(before.expires_at) + 100_000);
-      expect({ ...after, expires_at: 0 }).toEqual({ ...before, expires_at: 0 });
-
-      const past = Date.now() - 1000;
-      await knex(store.tableName).insert({ id: 'dead', data: JSON.stringify(record()), expires_at: past, user_id: null });
-      await store.touch('dead', 120);
-      expect(Number((await knex(store.tableName).where('id', 'dead').first()).expires_at)).toBe(past);
-      expect(await store.get('dead')).toBeUndefined();
     });
 
     it('keeps the user_id column in step with record.user through set and update', async () => {
@@ -141,13 +125,13 @@ for (const dialect of DIALECTS) {
         ['key\u0000\uE000']: ['\u0000'],
       };
       await store.set('odd-text', record(data), 60);
-      expect((await store.get('odd-text'))?.data).toEqual(data);
+      expect((await store.get('odd-text'))?.record.data).toEqual(data);
     });
 
     it('accepts a fractional ttl', async () => {
       await store.set('fraction', record(), 0.25);
       expect(await store.get('fraction')).toBeDefined();
-      await store.touch('fraction', 0.3);
+      await store.update('fraction', { ifExists: true, lastSeen: 2 }, 0.3);
       await sleep(400);
       expect(await store.get('fraction')).toBeUndefined();
     });
@@ -163,9 +147,15 @@ for (const dialect of DIALECTS) {
       const own = new KnexStore({ knex, tableName: table, pruneInterval: 0 });
       const value = record({ text: 'nul \u0000 here', n: 1 }, 'carol');
       await own.set('j', value, 60);
-      expect(await own.get('j')).toEqual(value);
-      await own.update('j', { ifExists: true, increment: { n: 2 }, lastSeen: 5 }, 60);
-      expect((await own.get('j'))?.data.n).toBe(3);
+      const read = await own.get('j');
+      expect(read?.record).toEqual(value);
+      // The held version (compare-and-set on PostgreSQL json and SQLite; on a column the driver hands over
+      // parsed, MariaDB JSON, the locked path with the held record), then a stale version.
+      const first = await own.update('j', { ifExists: true, increment: { n: 2 }, lastSeen: 5 }, 60, read);
+      expect(first).toMatchObject({ existed: true, written: true });
+      expect((await own.get('j'))?.version).toEqual(first.version);
+      await own.update('j', { ifExists: true, increment: { n: 1 }, lastSeen: 6 }, 60, read);
+      expect((await own.get('j'))?.record.data.n).toBe(4);
       expect((await own.listByUser('carol')).map((s) => s.id)).toEqual(['j']);
     });
 
@@ -176,20 +166,20 @@ for (const dialect of DIALECTS) {
       const strings = Array.from({ length: 300 }, () => Array.from({ length: 1 + Math.floor(random() * 10) }, () => parts[Math.floor(random() * parts.length)]).join(''));
       const data = Object.fromEntries(strings.map((s, i) => [`${i}:${s}`, s]));
       await store.set('escapes', record(data), 60);
-      expect((await store.get('escapes'))?.data).toEqual(data);
+      expect((await store.get('escapes'))?.record.data).toEqual(data);
     });
 
     it('keeps ids that differ only in letter case apart', async () => {
       await store.set('CaseId', record({ v: 'upper' }), 60);
       await store.set('caseid', record({ v: 'lower' }), 60);
-      expect((await store.get('CaseId'))?.data.v).toBe('upper');
-      expect((await store.get('caseid'))?.data.v).toBe('lower');
+      expect((await store.get('CaseId'))?.record.data.v).toBe('upper');
+      expect((await store.get('caseid'))?.record.data.v).toBe('lower');
     });
 
     it('stores a record of several megabytes', async () => {
       const big = record({ blob: 'é'.repeat(3_000_000) });
       await store.set('big', big, 60);
-      expect(await store.get('big')).toEqual(big);
+      expect((await store.get('big'))?.record).toEqual(big);
     });
 
     it('reads a row of the wrong shape as absent', async () => {
@@ -209,9 +199,11 @@ for (const dialect of DIALECTS) {
         expect((err as StoreError).message).toMatch(/^\[sess\] KnexStore could not read a session in table "sessions": .+\. Check that the database is reachable and the table has the schema of createSessionTable\.$/);
         expect((err as StoreError).cause).toBeInstanceOf(Error);
         expect((err as StoreError).status).toBe(503);
+        expect((err as StoreError).code).toBe('E_STORE'); // unreachable is not a refusal
         expect(Date.now() - started).toBeLessThan(5000);
         await expect(failing.set('any', record(), 60)).rejects.toBeInstanceOf(StoreError);
         await expect(failing.update('any', { lastSeen: 1 }, 60)).rejects.toBeInstanceOf(StoreError);
+        await expect(failing.rotate('any', 'other', { lastSeen: 1 }, 60)).rejects.toMatchObject({ code: 'E_STORE' });
       } finally {
         await broken.destroy();
       }

@@ -43,6 +43,22 @@ export function scenarioApp(KoaLib: KoaClass, store: Store): Koa {
     'GET /regenerate': (ctx, q) => void (ctx.session.regenerateId(q('keep') === '1'), (ctx.body = { ok: true })),
     'GET /destroy': (ctx) => void (ctx.session.destroy(), (ctx.body = { ok: true })),
     'GET /race': (ctx, q) => void (ctx.session.put('race', q('value')), ctx.redirect('/get?key=race')),
+    'GET /answer-then-fail': (ctx) => {
+      ctx.session.put('thrown', 'yes');
+      ctx.body = { ok: true };
+      throw new Error('failed after answering');
+    },
+    'GET /redirect-with-cookie': (ctx) => {
+      ctx.session.put('via', 'head');
+      ctx.status = 302;
+      ctx.set({ Location: '/get?key=via', 'Set-Cookie': 'theme=dark; Path=/' });
+    },
+    'GET /signin': (ctx, q) => void (ctx.session.regenerateId().put('user', q('user')), ctx.redirect('/get?key=user')),
+    'GET /signout': (ctx) => void (ctx.session.destroy(), ctx.redirect('/get?key=user')),
+    'GET /fail-after-change': (ctx) => {
+      ctx.session.put('failed', 'yes');
+      throw new Error('the handler failed');
+    },
     'GET /csrf/token': (ctx) => void (ctx.body = { token: ctx.state.csrfToken() }),
     'POST /csrf/submit': (ctx) => void (ctx.body = { submits: ctx.session.increment('submits') }),
   };

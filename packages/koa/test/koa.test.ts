@@ -147,7 +147,7 @@ describe.each([
   it('throws the CsrfError (403) and the rest of the app does not run', async () => {
     const response = await new HttpClient(server.baseUrl).post('/guarded', { form: { _token: 'nope' } });
     expect(response.status).toBe(403);
-    expect(await response.text()).toBe('Forbidden');
+    expect(await response.text()).toMatch(/^\[sess\] CSRF token/); // 4xx sess errors are exposed (SessionError.expose), like errorResponse
     expect(errors.at(-1)).toBeInstanceOf(CsrfError);
     expect((errors.at(-1) as CsrfError).reason).toBe('invalid-token');
   });

@@ -1,8 +1,8 @@
 import koa2 from 'koa2';
 import koa3 from 'koa3';
-import { testScenarios } from '@sess/test-utils';
+import { testAdapter } from '@sess/test-utils';
 import { listen, scenarioApp } from './app.js';
 
 for (const [name, Koa] of [['koa 2', koa2], ['koa 3', koa3]] as const) {
-  testScenarios({ name, start: async (store) => listen(scenarioApp(Koa, store)) });
+  testAdapter({ name, start: async (store) => listen(scenarioApp(Koa, store)) });
 }

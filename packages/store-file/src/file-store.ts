@@ -1,8 +1,11 @@
 import { mkdir, readdir, readFile, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { debuglog } from 'node:util';
-import { applyChange, ConfigError, isSessionRecord, StoreError } from '@sess/core';
-import type { SessionChange, SessionRecord, Store, StoredSession, UpdateResult } from '@sess/core';
+// StoreError from the main entry: the class apps test with instanceof (the CommonJS
+// builds of '@sess/core' and '@sess/core/store' each carry their own copy).
+import { ConfigError, StoreError } from '@sess/core';
+import { applyChange, isSessionRecord, Sweeper } from '@sess/core/store';
+import type { SessionChange, SessionRecord, Store, StoredSession, UpdateResult, VersionedRecord } from '@sess/core/store';
 import { TEMP_SUFFIX, writeAtomic } from './atomic-write.js';
 import { acquireLock, breakIfStale } from './file-lock.js';
 import { hashId, Layout } from './layout.js';
@@ -71,12 +74,16 @@ export interface FileStoreOptions {
   clock?: () => number;
 }
 
-/** What a session file holds: the record, its id and its expiry. */
+/**
+ * What a session file holds: the record, its id and its expiry. Written with
+ * `expires` first (`{"v":1,"expires":…,"id":…,"record":…}`), so that the expiry
+ * of a file whose text is already known can be read without parsing the record.
+ */
 interface SessionDoc {
   v: 1;
-  id: string;
   /** Epoch milliseconds after which the record reads as absent. */
   expires: number;
+  id: string;
   record: SessionRecord;
 }
 
@@ -87,13 +94,52 @@ interface UserDoc {
   ids: string[];
 }
 
-type Read = { state: 'absent' } | { state: 'corrupt' } | { state: 'ok'; doc: SessionDoc };
+/** A session file as read: `text` is the raw file content, which is also the record's version. */
+type Read = { state: 'absent' } | { state: 'corrupt' } | { state: 'ok'; doc: SessionDoc; text: string };
+type Live = { state: 'ok'; doc: SessionDoc; text: string };
+
+/** The outcome when there was nothing to change (`ifExists` found no record). */
+const nothing = (): UpdateResult => ({ existed: false, written: false, consumedTokens: [], consumedFlash: {} });
 
 const SESSION_FILE = /^[0-9a-f]{64}\.json$/;
 const SWEEP_CONCURRENCY = 32;
+/** How many times listByUser/destroyByUser read a user's index to catch sessions rotated meanwhile. */
+const INDEX_PASSES = 10;
 
 function errorCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | null)?.code;
+}
+
+const DOC_PREFIX = '{"v":1,"expires":';
+
+/**
+ * The expiry of a session file written by this store, read from the start of its
+ * text without parsing the rest; undefined when the text does not start that way.
+ * Unambiguous: `expires` is the first key after `v`, so nothing inside the id or
+ * the record can come before it.
+ */
+function expiresOf(text: string): number | undefined {
+  if (!text.startsWith(DOC_PREFIX)) return undefined;
+  const end = text.indexOf(',', DOC_PREFIX.length);
+  if (end <= DOC_PREFIX.length) return undefined;
+  const expires = Number(text.slice(DOC_PREFIX.length, end));
+  return Number.isFinite(expires) ? expires : undefined;
+}
+
+/** The text of a session file, keys in the order `expiresOf` relies on. */
+function serialize(doc: SessionDoc): string {
+  return JSON.stringify({ v: doc.v, expires: doc.expires, id: doc.id, record: doc.record });
+}
+
+/**
+ * A value the file system (or JSON) refused while the folder itself works: a file
+ * over the process's size limit (EFBIG: `ulimit -f`), or a record that is not JSON.
+ */
+class RefusedValue extends Error {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, options);
+    this.name = 'RefusedValue';
+  }
 }
 
 function parseSession(text: string): SessionDoc | undefined {
@@ -122,8 +168,9 @@ function positive(name: string, value: number | undefined, fallback: number, all
  *
  * - One file per session, named by the sha256 of the id.
  * - Every write is atomic (temporary file + rename); readers take no lock.
- * - `update`, `set`, `touch` and `destroy` hold a per-session lock file (O_EXCL),
+ * - `update`, `rotate`, `set` and `destroy` hold a per-session lock file (O_EXCL),
  *   so concurrent changes from any process never lose each other.
+ * - A record's version is the raw text of its file.
  * - A user index file per user backs `listByUser`/`destroyByUser`.
  *
  * @example
@@ -137,9 +184,8 @@ export class FileStore implements Store {
   /** In-process queues per lock name: waiters here never poll the file system. */
   readonly #queues = new Map<string, Promise<void>>();
   #ready: Promise<void> | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  /** The background sweep in flight, if any: `close()` waits for it. */
-  #sweepRun: Promise<void> | undefined;
+  /** The background sweep timer; `close()` stops it and waits for a run in flight. */
+  readonly #sweeper: Sweeper;
   #cursor = Math.floor(Math.random() * 256);
   #closed = false;
 
@@ -160,19 +206,21 @@ export class FileStore implements Store {
       dirMode: options.dirMode ?? 0o700,
       fsync: options.fsync ?? false,
     };
-    if (this.#options.sweepInterval > 0) {
-      this.#timer = setInterval(() => {
-        this.#sweepRun ??= this.#timedSweep().finally(() => (this.#sweepRun = undefined));
-      }, this.#options.sweepInterval * 1000);
-      this.#timer.unref(); // a sweep must never keep the process alive
-    }
+    // An unref'd timer (never keeps the process alive), one run at a time; across
+    // processes, #timedSweep takes turns through the shared sweep lock and stamp.
+    this.#sweeper = new Sweeper({
+      interval: this.#options.sweepInterval,
+      sweep: () => this.#timedSweep(),
+      onError: (err) => debug('background sweep failed: %s', err instanceof Error ? err.message : String(err)),
+    });
   }
 
-  async get(id: string): Promise<SessionRecord | undefined> {
+  /** The record and its version (the raw text of its file), or undefined when absent, expired or unreadable. */
+  async get(id: string): Promise<VersionedRecord | undefined> {
     try {
       await this.#prepare();
       const read = await this.#read(hashId(id));
-      return read.state === 'ok' && read.doc.id === id && read.doc.expires > this.#clock() ? read.doc.record : undefined;
+      return this.#live(read, id) ? { record: read.doc.record, version: read.text } : undefined;
     } catch (err) {
       throw this.#fail('read a session', err);
     }
@@ -204,74 +252,146 @@ export class FileStore implements Store {
     }
   }
 
-  async touch(id: string, ttlSeconds: number): Promise<void> {
-    const hash = hashId(id);
-    try {
-      await this.#prepare();
-      await this.#withLock(this.#layout.sessionLock(hash), async () => {
-        const before = await this.#read(hash);
-        if (!this.#live(before, id)) return;
-        await this.#writeSession(hash, { ...before.doc, expires: this.#expiry(ttlSeconds) });
-      });
-    } catch (err) {
-      throw this.#fail('extend a session', err);
-    }
-  }
-
-  async update(id: string, change: SessionChange, ttlSeconds: number): Promise<UpdateResult> {
+  /**
+   * Applies `change` under the session's lock file. With `expected`, when the file
+   * still holds exactly the text `expected.version`, the record is not parsed
+   * again: the change applies to `expected.record` (the same record that text holds).
+   */
+  async update(id: string, change: SessionChange, ttlSeconds: number, expected?: VersionedRecord): Promise<UpdateResult> {
     const hash = hashId(id);
     try {
       await this.#prepare();
       return await this.#withLock(this.#layout.sessionLock(hash), async () => {
-        const before = await this.#read(hash);
-        const { record, ...result } = applyChange(this.#live(before, id) ? before.doc.record : undefined, change);
-        if (record) await this.#commit(id, hash, before, record, ttlSeconds);
-        return { ...result, written: record !== undefined };
+        const before = await this.#load(hash, id, expected);
+        const { record, ...outcome } = applyChange(this.#live(before, id) ? before.doc.record : undefined, change);
+        if (record === undefined) return { ...outcome, written: false };
+        const version = await this.#commit(id, hash, before, record, ttlSeconds);
+        return { ...outcome, written: true, record, version };
       });
     } catch (err) {
       throw this.#fail('update a session', err);
     }
   }
 
+  /**
+   * Regenerates in one lock section: holding the lock files of both ids (taken in
+   * the order of their hashes, so two rotates never wait for each other in a
+   * circle), reads the record under `oldId`, writes the changed record under
+   * `newId` (temporary file + rename), deletes the old file and moves the user
+   * index entry. An absent, expired or unreadable old record writes nothing. An
+   * update of `oldId` waits for the old id's lock, so it either ran before (and is
+   * in the moved record) or runs after and finds the old id gone.
+   *
+   * Crash order: the new file is complete before the old one goes, so a failed
+   * write (full disk) leaves the session as it was under the old id.
+   */
+  async rotate(oldId: string, newId: string, change: SessionChange, ttlSeconds: number, expected?: VersionedRecord): Promise<UpdateResult> {
+    const [oldHash, newHash] = [hashId(oldId), hashId(newId)];
+    try {
+      await this.#prepare();
+      const locks = [...new Set([oldHash, newHash])].sort().map((hash) => this.#layout.sessionLock(hash));
+      return await this.#withLocks(locks, async () => {
+        const before = await this.#load(oldHash, oldId, expected);
+        if (!this.#live(before, oldId)) return nothing();
+        const { record, ...outcome } = applyChange(before.doc.record, { ...change, ifExists: true });
+        if (record === undefined) return nothing(); // not reached: the record exists
+        if (newHash === oldHash) {
+          // Rotating to the same id is an update of it.
+          const version = await this.#commit(newId, newHash, before, record, ttlSeconds);
+          return { ...outcome, written: true, record, version };
+        }
+        const version = await this.#commit(newId, newHash, await this.#read(newHash), record, ttlSeconds);
+        await this.#remove(oldId, oldHash, before);
+        return { ...outcome, written: true, record, version };
+      });
+    } catch (err) {
+      throw this.#fail('rotate a session', err);
+    }
+  }
+
+  /**
+   * Reads the user's index, then each session file (no lock). An entry that reads
+   * as gone may be a session in the middle of a rotation: it is read again once
+   * its lock is free, and the index is read again for the new id it may have
+   * moved to, so a session rotated during the listing is listed once, under the
+   * id the index names at the end.
+   */
   async listByUser(userId: string): Promise<StoredSession[]> {
     try {
       await this.#prepare();
-      const ids = await this.#readIndex(hashId(userId), userId);
-      const found = await Promise.all(
-        ids.map(async (id): Promise<StoredSession | undefined> => {
-          const record = await this.get(id);
-          return record && record.user === userId ? { id, record } : undefined;
-        }),
-      );
-      return found.filter((s): s is StoredSession => s !== undefined);
+      const listed = new Map<string, StoredSession>();
+      const seen = new Set<string>();
+      let index: string[] = [];
+      for (let pass = 0; pass < INDEX_PASSES; pass++) {
+        index = await this.#readIndex(hashId(userId), userId);
+        const todo = index.filter((id) => !seen.has(id));
+        if (todo.length === 0) break;
+        for (const id of todo) seen.add(id);
+        const found = await Promise.all(todo.map((id) => this.#listed(userId, id)));
+        for (const s of found) if (s) listed.set(s.id, s);
+        if (!found.includes(undefined)) break;
+      }
+      return index.flatMap((id) => listed.get(id) ?? []);
     } catch (err) {
       throw this.#fail("list a user's sessions", err);
     }
   }
 
+  /** The session `id` when it is live and the user's; a gone one is read again under its lock. */
+  async #listed(userId: string, id: string): Promise<StoredSession | undefined> {
+    const hash = hashId(id);
+    const pick = (read: Read): StoredSession | undefined =>
+      this.#live(read, id) && read.doc.record.user === userId ? { id, record: read.doc.record } : undefined;
+    const found = pick(await this.#read(hash));
+    if (found) return found;
+    try {
+      return await this.#withLock(this.#layout.sessionLock(hash), async () => pick(await this.#read(hash)));
+    } catch (err) {
+      if (err instanceof StoreError && err.code === 'E_STORE_TIMEOUT') return undefined; // busy all along: leave it out
+      throw err;
+    }
+  }
+
+  /**
+   * Deletes the user's sessions but `exceptId`, each under its lock. The index is
+   * read again after each pass until it names no id not seen yet: a session
+   * rotated meanwhile (its old id deleted here too late, or moved before) is
+   * caught under its new id, never left signed in.
+   */
   async destroyByUser(userId: string, exceptId?: string): Promise<number> {
     try {
       await this.#prepare();
       let count = 0;
-      for (const id of await this.#readIndex(hashId(userId), userId)) {
-        if (id === exceptId) continue;
-        const hash = hashId(id);
-        await this.#withLock(this.#layout.sessionLock(hash), async () => {
-          const before = await this.#read(hash);
-          if (before.state === 'ok' && before.doc.id === id && before.doc.record.user !== userId) {
-            // the session moved to another user: only the stale index entry goes
-            await this.#unindex(userId, id);
-            return;
-          }
-          if (this.#live(before, id)) count++;
-          await this.#remove(id, hash, before); // unindexes a readable record of this user
-          if (before.state !== 'ok') await this.#unindex(userId, id);
-        });
+      const seen = new Set<string>(exceptId === undefined ? [] : [exceptId]);
+      for (let pass = 0; pass < INDEX_PASSES; pass++) {
+        const ids = (await this.#readIndex(hashId(userId), userId)).filter((id) => !seen.has(id));
+        if (ids.length === 0) break;
+        for (const id of ids) {
+          seen.add(id);
+          count += await this.#destroyOfUser(userId, id);
+        }
       }
       return count;
     } catch (err) {
       throw this.#fail("delete a user's sessions", err);
     }
+  }
+
+  /** Deletes `id` when it is the user's (1), or drops its stale index entry (0). */
+  async #destroyOfUser(userId: string, id: string): Promise<number> {
+    const hash = hashId(id);
+    return this.#withLock(this.#layout.sessionLock(hash), async () => {
+      const before = await this.#read(hash);
+      if (before.state === 'ok' && before.doc.id === id && before.doc.record.user !== userId) {
+        // the session moved to another user: only the stale index entry goes
+        await this.#unindex(userId, id);
+        return 0;
+      }
+      const live = this.#live(before, id);
+      await this.#remove(id, hash, before); // unindexes a readable record of this user
+      if (before.state !== 'ok') await this.#unindex(userId, id);
+      return live ? 1 : 0;
+    });
   }
 
   /**
@@ -301,26 +421,43 @@ export class FileStore implements Store {
    */
   async close(): Promise<void> {
     this.#closed = true;
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = undefined;
-    await this.#sweepRun;
+    await this.#sweeper.close();
   }
 
   // ---- sessions ----
 
-  async #read(hash: string): Promise<Read> {
-    let text: string;
+  async #readText(hash: string): Promise<string | undefined> {
     try {
-      text = await readFile(this.#layout.sessionFile(hash), 'utf8');
+      return await readFile(this.#layout.sessionFile(hash), 'utf8');
     } catch (err) {
-      if (errorCode(err) === 'ENOENT') return { state: 'absent' };
+      if (errorCode(err) === 'ENOENT') return undefined;
       throw err;
     }
-    const doc = parseSession(text);
-    return doc ? { state: 'ok', doc } : { state: 'corrupt' };
   }
 
-  #live(read: Read, id: string): read is { state: 'ok'; doc: SessionDoc } {
+  async #read(hash: string): Promise<Read> {
+    const text = await this.#readText(hash);
+    if (text === undefined) return { state: 'absent' };
+    const doc = parseSession(text);
+    return doc ? { state: 'ok', doc, text } : { state: 'corrupt' };
+  }
+
+  /**
+   * `#read`, but when the file's text is exactly `expected.version` (a text this
+   * store wrote or read for `id`, so one that parsed as id's record), the record
+   * is `expected.record` and only the expiry is read from the text.
+   */
+  async #load(hash: string, id: string, expected?: VersionedRecord): Promise<Read> {
+    if (expected === undefined) return this.#read(hash);
+    const text = await this.#readText(hash);
+    if (text === undefined) return { state: 'absent' };
+    const expires = text === expected.version ? expiresOf(text) : undefined;
+    if (expires !== undefined) return { state: 'ok', doc: { v: 1, expires, id, record: expected.record }, text };
+    const doc = parseSession(text);
+    return doc ? { state: 'ok', doc, text } : { state: 'corrupt' };
+  }
+
+  #live(read: Read, id: string): read is Live {
     return read.state === 'ok' && read.doc.id === id && read.doc.expires > this.#clock();
   }
 
@@ -332,14 +469,17 @@ export class FileStore implements Store {
    * Writes the record and keeps the user index in step. Order matters for a crash
    * in between: the new user's index gains the id before the file names the user
    * (a stray index entry is filtered out on read; a missing one would hide the
-   * session), and the old user's index loses it only after.
+   * session), and the old user's index loses it only after. Returns the text
+   * written: the record's new version.
    */
-  async #commit(id: string, hash: string, before: Read, record: SessionRecord, ttlSeconds: number): Promise<void> {
+  async #commit(id: string, hash: string, before: Read, record: SessionRecord, ttlSeconds: number): Promise<string> {
     const previous = before.state === 'ok' && before.doc.id === id ? (before.doc.record.user ?? null) : null;
     const user = record.user ?? null;
+    const text = this.#serialize({ v: 1, expires: this.#expiry(ttlSeconds), id, record });
     if (user !== null && user !== previous) await this.#index(user, id);
-    await this.#writeSession(hash, { v: 1, id, expires: this.#expiry(ttlSeconds), record });
+    await this.#writeSession(hash, text);
     if (previous !== null && previous !== user) await this.#unindex(previous, id);
+    return text;
   }
 
   async #remove(id: string, hash: string, before: Read): Promise<void> {
@@ -351,10 +491,18 @@ export class FileStore implements Store {
     if (user != null) await this.#unindex(user, id);
   }
 
-  async #writeSession(hash: string, doc: SessionDoc): Promise<void> {
-    const json = JSON.stringify(doc);
+  #serialize(doc: SessionDoc): string {
+    try {
+      return serialize(doc);
+    } catch (err) {
+      // BigInt, a cycle: nothing any folder could hold.
+      throw new RefusedValue(`the record is not JSON (${err instanceof Error ? err.message : String(err)})`, { cause: err });
+    }
+  }
+
+  async #writeSession(hash: string, text: string): Promise<void> {
     await this.#inFolder(this.#layout.shard(hash), () =>
-      writeAtomic(this.#layout.sessionFile(hash), json, { mode: this.#options.fileMode, fsync: this.#options.fsync }),
+      writeAtomic(this.#layout.sessionFile(hash), text, { mode: this.#options.fileMode, fsync: this.#options.fsync }),
     );
   }
 
@@ -406,6 +554,13 @@ export class FileStore implements Store {
   }
 
   // ---- locks and folders ----
+
+  /** Runs `fn` holding every lock in `paths`, taken in the given order (callers sort them). */
+  #withLocks<T>(paths: string[], fn: () => Promise<T>): Promise<T> {
+    const [first, ...rest] = paths;
+    if (first === undefined) return fn();
+    return this.#withLock(first, () => this.#withLocks(rest, fn));
+  }
 
   /**
    * Runs `fn` holding the lock file `path`. Callers in this process queue in memory
@@ -459,6 +614,17 @@ export class FileStore implements Store {
     if (err instanceof StoreError) return err;
     const code = errorCode(err);
     const detail = err instanceof Error ? err.message : String(err);
+    if (err instanceof RefusedValue || code === 'EFBIG') {
+      // The folder works but cannot hold this value: the application's to fix (500, not 503).
+      const fix =
+        code === 'EFBIG'
+          ? 'The file would be larger than this process may write (ulimit -f, RLIMIT_FSIZE): keep less in the session, or raise the limit.'
+          : 'Keep only JSON values in the session.';
+      return new StoreError(`[sess] FileStore refused to ${action} in "${this.dir}": ${detail}. ${fix}`, {
+        cause: err instanceof RefusedValue ? err.cause : err,
+        code: 'E_STORE_REFUSED',
+      });
+    }
     const hint =
       code === 'ENOSPC' || code === 'EDQUOT'
         ? 'Free disk space (or quota) on that file system.'
@@ -468,18 +634,21 @@ export class FileStore implements Store {
 
   // ---- sweeps ----
 
-  async #timedSweep(): Promise<void> {
-    if (this.#closed) return;
+  /** One background run (the Sweeper's timer): returns files removed, 0 when skipped. */
+  async #timedSweep(): Promise<number> {
+    if (this.#closed) return 0;
     try {
       await this.#prepare();
       // Another process swept recently: skip (stamp shared through the file system).
       const last = await stat(this.#layout.stamp).then((s) => s.mtimeMs, () => 0);
-      if (Date.now() - last < (this.#options.sweepInterval * 1000) / 2) return;
+      if (Date.now() - last < (this.#options.sweepInterval * 1000) / 2) return 0;
       // One sweeper at a time: a held sweep lock means someone else is at it.
       const count = await this.#withLock(this.#layout.sweepLock, () => this.#sweep(this.#options.sweepBatch), 0);
       debug('background sweep removed %d files', count);
+      return count;
     } catch (err) {
       debug('background sweep skipped: %s', err instanceof Error ? err.message : String(err));
+      return 0;
     }
   }
 

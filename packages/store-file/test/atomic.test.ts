@@ -39,7 +39,7 @@ describe('FileStore atomic writes', () => {
     const seen = new Set<number>();
     const reader = (async () => {
       while (writing) {
-        const record = await b.get('id');
+        const record = (await b.get('id'))?.record;
         expect(record).toBeDefined();
         const i = record!.data.i as number;
         if (i >= 0) expect(record!.data.body).toBe(payload(i));

@@ -50,7 +50,19 @@ export function startWorker(args: string[]) {
       child.on('message', onMessage);
       void exited.then(({ code, signal }) => reject(new Error(`worker exited (${code ?? signal}) before "${want}"`)));
     });
-  return { child, exited, message };
+  /** The first message that is an object (a worker's report). */
+  const report = <T = Record<string, unknown>>() =>
+    new Promise<T>((resolve, reject) => {
+      const onMessage = (m: unknown) => {
+        if (m !== null && typeof m === 'object') {
+          child.off('message', onMessage);
+          resolve(m as T);
+        }
+      };
+      child.on('message', onMessage);
+      void exited.then(({ code, signal }) => reject(new Error(`worker exited (${code ?? signal}) before its report`)));
+    });
+  return { child, exited, message, report };
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

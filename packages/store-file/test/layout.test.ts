@@ -14,7 +14,7 @@ describe('FileStore file layout', () => {
     const store = new FileStore({ dir, sweepInterval: 0 });
     const ids = ['../../../etc/passwd', '/absolute', 'a/b\\c', 'x'.repeat(100_000), '\u0000nul', 'ünï 🎉', '.', '..', ''];
     for (const [i, id] of ids.entries()) await store.set(id, { ...emptyRecord(1), data: { i } }, 60);
-    for (const [i, id] of ids.entries()) expect((await store.get(id))?.data.i).toBe(i);
+    for (const [i, id] of ids.entries()) expect((await store.get(id))?.record.data.i).toBe(i);
     // Nothing was written beside the store's folder.
     expect(await readdir(parent)).toEqual(['store']);
     const files = await listFiles(dir);

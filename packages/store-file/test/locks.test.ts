@@ -33,7 +33,7 @@ describe('FileStore locks', () => {
     const started = Date.now();
     await increment(store, 's');
     expect(Date.now() - started).toBeLessThan(500);
-    expect((await store.get('s'))?.data.n).toBe(1);
+    expect((await store.get('s'))?.record.data.n).toBe(1);
   });
 
   it('breaks an empty lock file (holder killed between open and write) long before lockStale', async () => {
@@ -47,7 +47,7 @@ describe('FileStore locks', () => {
     const started = Date.now();
     await increment(store, 's');
     expect(Date.now() - started).toBeLessThan(1000);
-    expect((await store.get('s'))?.data.n).toBe(1);
+    expect((await store.get('s'))?.record.data.n).toBe(1);
   });
 
   it('leaves a fresh empty lock file alone: its holder is between open and write', async () => {
@@ -79,7 +79,7 @@ describe('FileStore locks', () => {
     await store.set('s', emptyRecord(1), 60);
     await plantLock(dir, 's', process.pid, hostname(), 60_000);
     await increment(store, 's');
-    expect((await store.get('s'))?.data.n).toBe(1);
+    expect((await store.get('s'))?.record.data.n).toBe(1);
   });
 
   it('waits for a live lock, then fails with a StoreError E_STORE_TIMEOUT that names the fix', async () => {
@@ -97,7 +97,7 @@ describe('FileStore locks', () => {
       `[sess] FileStore waited 200 ms for the lock "${path}" held by another process or request. If no process is using it, delete the file; if writes are just slow, raise the lockTimeout option.`,
     );
     expect(await readFile(path, 'utf8')).toContain('planted'); // not broken
-    expect((await store.get('s'))?.data.n).toBeUndefined();
+    expect((await store.get('s'))?.record.data.n).toBeUndefined();
   });
 
   it('lets exactly one of many waiters break a stale lock: 10 instances x 10 increments = 100', async () => {
@@ -108,6 +108,6 @@ describe('FileStore locks', () => {
     await Promise.all(stores.map(async (store) => {
       for (let i = 0; i < 10; i++) await increment(store, 's');
     }));
-    expect((await stores[0]!.get('s'))?.data.n).toBe(100);
+    expect((await stores[0]!.get('s'))?.record.data.n).toBe(100);
   });
 });

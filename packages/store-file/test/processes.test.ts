@@ -18,7 +18,7 @@ describe('FileStore across processes', () => {
     await Promise.all(workers.map((w) => w.message('done')));
     const elapsed = Date.now() - started;
     expect((await Promise.all(workers.map((w) => w.exited))).map((e) => e.code)).toEqual([0, 0]);
-    expect((await store.get('shared'))?.data.n).toBe(200);
+    expect((await store.get('shared'))?.record.data.n).toBe(200);
     expect(await readdir(`${dir}/locks`)).toEqual([]); // every lock released
     console.info(`[store-file] 200 cross-process updates took ${elapsed} ms`);
   });
@@ -33,7 +33,7 @@ describe('FileStore across processes', () => {
 
     const store = new FileStore({ dir, sweepInterval: 0, tempMaxAge: 0 });
     for (let i = 0; i < 5; i++) {
-      const record = await store.get(`k-${i}`);
+      const record = (await store.get(`k-${i}`))?.record;
       expect(record?.data.i).toBe(i);
       expect(record?.data.big).toHaveLength(2_000_000);
     }
@@ -44,7 +44,7 @@ describe('FileStore across processes', () => {
     expect(Date.now() - started).toBeLessThan(2000);
     expect(await store.prune()).toBe(temps.length);
     expect((await listFiles(dir)).filter((f) => f.endsWith('.tmp') || f.startsWith('locks/'))).toEqual([]);
-    for (let i = 0; i < 5; i++) expect((await store.get(`k-${i}`))?.data.after).toBe(true);
+    for (let i = 0; i < 5; i++) expect((await store.get(`k-${i}`))?.record.data.after).toBe(true);
     console.info(`[store-file] SIGKILL left ${temps.length} orphaned temporaries`);
   });
 

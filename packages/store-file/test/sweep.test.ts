@@ -43,7 +43,7 @@ describe('FileStore sweeps', () => {
     expect(await exists(oldTemp)).toBe(false);
     expect(await exists(freshTemp)).toBe(true);
     expect(await exists(join(dir, 'users', `${sha256('ann')}.json`))).toBe(false); // index entry went with it
-    expect((await store.get('live'))?.data.id).toBe('live');
+    expect((await store.get('live'))?.record.data.id).toBe('live');
     expect(await store.prune()).toBe(0);
   });
 
@@ -71,7 +71,7 @@ describe('FileStore sweeps', () => {
       sweeper.prune(),
       Promise.all(ids.map((id) => writer.update(id, { put: { revived: true }, lastSeen: 2 }, 60))), // ...while each is written anew
     ]);
-    for (const id of ids) expect((await writer.get(id))?.data.revived).toBe(true);
+    for (const id of ids) expect((await writer.get(id))?.record.data.revived).toBe(true);
     expect(removed).toBeLessThanOrEqual(ids.length);
   });
 

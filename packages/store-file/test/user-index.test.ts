@@ -60,4 +60,26 @@ describe('FileStore user index', () => {
     expect((await manager.listSessions('ann', { current })).map((s) => [s.details.device, s.current])).toEqual([['laptop', true]]);
     expect((await phone.request((s) => s.isNew)).result).toBe(true); // signed out
   });
+
+  it('keeps user ids of 512 characters (the longest setUser accepts), whatever they contain', async () => {
+    const store = new FileStore({ dir: await tempDir(), sweepInterval: 0 });
+    const users = ['../'.repeat(170) + 'et', 'ü🎉'.repeat(170) + 'ab', 'x'.repeat(511) + '/', ' .json'.repeat(85) + 'zz'];
+    for (const [i, user] of users.entries()) {
+      expect(user.length).toBe(512);
+      await store.set(`s${i}`, emptyRecord(1), 60);
+      await store.update(`s${i}`, { ifExists: true, user, lastSeen: 2 }, 60);
+      expect(await indexOf(store.dir, user)).toEqual({ v: 1, user, ids: [`s${i}`] });
+      await store.rotate(`s${i}`, `t${i}`, { lastSeen: 3 }, 60);
+      expect((await store.listByUser(user)).map((s) => [s.id, s.record.user])).toEqual([[`t${i}`, user]]);
+    }
+    expect(await store.destroyByUser(users[0]!)).toBe(1);
+    expect(await store.listByUser(users[0]!)).toEqual([]);
+    expect((await store.listByUser(users[1]!)).map((s) => s.id)).toEqual(['t1']);
+    // Through SessionManager: setUser takes it, and it lists and signs out by it.
+    const manager = new SessionManager({ secret: testSecret(), store });
+    const long = `${'m'.repeat(500)}${'é'.repeat(12)}`;
+    await new TestClient(manager).request((s) => s.setUser(long, { device: 'phone' }));
+    expect((await manager.listSessions(long)).map((s) => s.details.device)).toEqual(['phone']);
+    expect(await manager.destroySessions(long)).toBe(1);
+  });
 });

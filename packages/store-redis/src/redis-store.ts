@@ -1,8 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { debuglog } from 'node:util';
-import { ConfigError, StoreError, applyChange, isSessionRecord } from '@sess/core';
-import type { SessionChange, SessionRecord, Store, StoredSession, UpdateResult } from '@sess/core';
+import { ConfigError, StoreError, applyChange, isSessionRecord, toStoreError } from '@sess/core';
+import type { SessionChange, SessionRecord, Store, StoredSession, UpdateResult, VersionedRecord } from '@sess/core/store';
 import type { Cluster, Redis } from 'ioredis';
-import { CAS_LUA, INDEX_LUA, TOUCH_LUA, UPDATE_LUA } from './scripts.js';
+import { CAS_LUA, DEL_IF_LUA, INDEX_LUA, ROTATE_CAS_LUA, ROTATE_LUA, UPDATE_LUA } from './scripts.js';
 
 const debug = debuglog('sess:redis');
 
@@ -30,22 +31,61 @@ export interface RedisStoreOptions {
   prefix?: string;
 }
 
+/**
+ * What UPDATE_LUA and ROTATE_LUA return: existed, written (-1: the new id is
+ * taken), consumed flash JSON, old user JSON or '', new user JSON or '',
+ * consumed tokens JSON, the record's JSON as stored ('' when none).
+ */
+type ScriptReply = [number, number, string, string, string, string, string];
+
 /** The commands `defineCommand` adds to the client (EVALSHA, EVAL on NOSCRIPT). */
 interface ScriptCommands {
-  sessStoreUpdate(key: string, change: string, ttlMs: number): Promise<[number, number, string, string, string, string]>;
-  sessStoreTouch(key: string, ttlMs: number): Promise<string | null>;
+  sessStoreUpdate(key: string, change: string, ttlMs: number): Promise<ScriptReply>;
+  sessStoreRotate(oldKey: string, newKey: string, change: string, ttlMs: number): Promise<ScriptReply>;
   sessStoreIndex(key: string, id: string, ttlMs: number): Promise<number>;
   sessStoreCas(key: string, expected: string, next: string, ttlMs: number): Promise<number>;
+  sessStoreRotateCas(oldKey: string, newKey: string, expected: string, next: string, ttlMs: number): Promise<number>;
+  sessStoreDelIf(key: string, expected: string): Promise<number>;
 }
 
 type ScriptedClient = RedisClient & ScriptCommands;
 
-const SCRIPTS: Array<[keyof ScriptCommands, string]> = [
-  ['sessStoreUpdate', UPDATE_LUA],
-  ['sessStoreTouch', TOUCH_LUA],
-  ['sessStoreIndex', INDEX_LUA],
-  ['sessStoreCas', CAS_LUA],
+/** Each script's command name, number of keys and source. */
+const SCRIPTS: Array<[keyof ScriptCommands, number, string]> = [
+  ['sessStoreUpdate', 1, UPDATE_LUA],
+  ['sessStoreRotate', 2, ROTATE_LUA],
+  ['sessStoreIndex', 1, INDEX_LUA],
+  ['sessStoreCas', 1, CAS_LUA],
+  ['sessStoreRotateCas', 2, ROTATE_CAS_LUA],
+  ['sessStoreDelIf', 1, DEL_IF_LUA],
 ];
+
+/**
+ * What a rotated-away id holds on a Cluster between the linearisation point of
+ * `rotate` and the delete of the old key: not a session record, so every read
+ * (get, update's script, listByUser) takes it for absent. The nonce makes each
+ * rotation's tombstone its own, so the final delete never removes anything else.
+ */
+const TOMBSTONE_PREFIX = '{"sess:rotated":';
+const tombstone = () => `${TOMBSTONE_PREFIX}"${randomBytes(12).toString('base64url')}"}`;
+
+/** How long a tombstone outlives a rotation that died half-way (ms). */
+const TOMBSTONE_TTL_MS = 60_000;
+
+/** How many times a Cluster `rotate` that lost a race with a writer of the old id tries again. */
+const ROTATE_ATTEMPTS = 100;
+
+/**
+ * Redis error replies that say the server is unwell or busy rather than that it
+ * refused this value: they stay `E_STORE` (503). Any other error reply
+ * (WRONGTYPE, ERR value out of range, a script error) is `E_STORE_REFUSED` (500).
+ */
+const UNAVAILABLE_REPLY = /^(OOM|READONLY|LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|MISCONF|NOREPLICAS|NOSCRIPT|MOVED|ASK|NOAUTH|NOPERM|WRONGPASS|UNBLOCKED)\b/;
+
+/** Whether Redis answered and refused the command (an error reply, not a failure to answer). */
+function isRefusal(err: unknown): boolean {
+  return err instanceof Error && err.name === 'ReplyError' && !UNAVAILABLE_REPLY.test(err.message);
+}
 
 /** Milliseconds for Redis from the contract's seconds. */
 const toMs = (ttlSeconds: number) => Math.round(ttlSeconds * 1000);
@@ -62,8 +102,8 @@ function parseUser(raw: unknown): string | undefined {
 }
 
 /**
- * The record as JSON with `user` first, so the touch script can find the user
- * without scanning the data; the update script writes the same order.
+ * The record as JSON, members in the order the Lua scripts write them (`user`
+ * first), so a record reads the same whichever path wrote it.
  */
 function serialise(record: SessionRecord): string {
   const parts: string[] = [];
@@ -85,7 +125,9 @@ const globEscape = (text: string) => text.replace(/[*?[\]\\]/g, '\\$&');
 /**
  * Sessions in Redis (ioredis): single node, Sentinel or Cluster. Records expire
  * natively (`SET … PX`), `update` is one Lua script call (atomic, one round trip),
- * and a set per user lets an app list and end a user's sessions.
+ * `rotate` one script on a single node and a tombstone hand-over on a Cluster,
+ * versions are the stored JSON text, and a set per user lets an app list and end
+ * a user's sessions.
  *
  * @example
  * import Redis from 'ioredis';
@@ -97,6 +139,8 @@ export class RedisStore implements Store {
   readonly client: RedisClient;
   /** The key prefix. */
   readonly prefix: string;
+  /** A Cluster client: `rotate` takes the tombstone path (the old and new keys live in different slots). */
+  readonly #cluster: boolean;
 
   constructor(options: RedisStoreOptions) {
     const client = options?.client as Partial<Redis> | undefined;
@@ -112,9 +156,10 @@ export class RedisStore implements Store {
     // defineCommand loads each script once and calls it by hash (EVALSHA), falling
     // back to EVAL when Redis answers NOSCRIPT (after a restart or a failover).
     const scripted = this.client as unknown as Record<string, unknown>;
-    for (const [name, lua] of SCRIPTS) {
-      if (typeof scripted[name] !== 'function') this.client.defineCommand(name, { numberOfKeys: 1, lua });
+    for (const [name, numberOfKeys, lua] of SCRIPTS) {
+      if (typeof scripted[name] !== 'function') this.client.defineCommand(name, { numberOfKeys, lua });
     }
+    this.#cluster = (this.client as { isCluster?: boolean }).isCluster === true;
   }
 
   /**
@@ -133,31 +178,20 @@ export class RedisStore implements Store {
     return `${this.prefix}user:${userId}`;
   }
 
-  /** The exact text each record `get` returned was read from, for the compare-and-set path of `update`. */
-  readonly #raw = new WeakMap<SessionRecord, string>();
-
   get #scripts(): ScriptedClient {
     return this.client as ScriptedClient;
   }
 
   /**
-   * The record (one GET), or undefined when absent, expired or unreadable.
-   * @example const record = await store.get(id);
+   * The record (one GET) and its version, the exact text read; undefined when
+   * absent, expired, unreadable or a rotation's tombstone.
+   * @example const found = await store.get(id); // { record, version }
    */
-  async get(id: string): Promise<SessionRecord | undefined> {
+  async get(id: string): Promise<VersionedRecord | undefined> {
     const raw = await this.#run('read the session', () => this.client.get(this.key(id)));
     if (raw == null) return undefined;
-    try {
-      const record: unknown = JSON.parse(raw);
-      if (isSessionRecord(record)) {
-        this.#raw.set(record, raw);
-        return record;
-      }
-    } catch {
-      // corrupt: reads as absent, like every store
-    }
-    debug('unreadable record under %s reads as absent', this.key(id));
-    return undefined;
+    const record = this.#parse(raw, id);
+    return record === undefined ? undefined : { record, version: raw };
   }
 
   /**
@@ -192,50 +226,59 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Extends the expiry of an existing record (PEXPIRE, in a script that also
-   * reads the record's user so its set lives as long); never creates a key.
-   * @example await store.touch(id, 3600);
+   * Applies `change` atomically, exactly as `applyChange` of @sess/core defines
+   * it, and writes the result with the ttl. With `expected` (a `{ record, version }`
+   * from `get` or a previous write) still stored, one compare-and-set script swaps
+   * in `applyChange(expected.record, change)`; otherwise one script applies the
+   * change to the stored record. Returns the new record and version when written.
+   * @example const { consumedTokens, version } = await store.update(id, { ifExists: true, consumeTokens: [token], lastSeen: Date.now() }, 3600, found);
    */
-  async touch(id: string, ttlSeconds: number): Promise<void> {
+  async update(id: string, change: SessionChange, ttlSeconds: number, expected?: VersionedRecord): Promise<UpdateResult> {
     const ms = toMs(ttlSeconds);
-    await this.#run('extend the session', async () => {
-      const user = parseUser(await this.#scripts.sessStoreTouch(this.key(id), ms));
-      if (user !== undefined && ms > 0) await this.#scripts.sessStoreIndex(this.userKey(user), id, ms);
+    const key = this.key(id);
+    return this.#run('update the session', async () => {
+      // Fast path: if Redis still holds the very text the caller read, swap in
+      // applyChange(expected.record, change) with a string compare (CAS_LUA).
+      if (expected !== undefined && typeof expected.version === 'string' && ms > 0) {
+        const { record, ...outcome } = applyChange(expected.record, change);
+        if (record) {
+          const next = serialise(record);
+          if ((await this.#scripts.sessStoreCas(key, expected.version, next, ms)) === 1) {
+            await this.#reindex(id, id, expected.record.user, record.user, ms);
+            return { ...outcome, written: true, record, version: next };
+          }
+        }
+      }
+      const reply = await this.#scripts.sessStoreUpdate(key, JSON.stringify(change), ms);
+      // The user set is another key (another slot on a Cluster), so it is kept in
+      // step by a follow-up command rather than inside the script.
+      return this.#outcome(reply, id, id, ms);
     });
   }
 
   /**
-   * Applies `change` atomically in one script call, exactly as `applyChange` of
-   * @sess/core defines it, and writes the result with the ttl.
-   * @example const { consumedTokens } = await store.update(id, { ifExists: true, consumeTokens: [token], lastSeen: Date.now() }, 3600);
+   * Regenerates: the record under `oldId`, with `change` applied (`ifExists`
+   * implied), moves to `newId` and `oldId` is gone. Nothing is written when
+   * `oldId` holds no record (a session revoked meanwhile is never brought back).
+   *
+   * On a single node (or Sentinel) it is one script over both keys: a
+   * compare-and-set (ROTATE_CAS_LUA) when `expected` is still stored, else
+   * ROTATE_LUA, which reads, applies, writes and deletes in one step. On a
+   * Cluster the two ids hash to different slots, which no script can span, so
+   * the old key is first swapped for a tombstone if it still holds the version
+   * read (the linearisation point: from then on an overlapping update of the old
+   * id finds it gone, and one that came before changed the version and makes
+   * this step retry on the new text), then the new key is written (SET NX) and
+   * the tombstone deleted.
+   * @example const moved = await store.rotate(oldId, newId, { lastSeen: Date.now() }, 3600, found);
    */
-  async update(id: string, change: SessionChange, ttlSeconds: number, base?: SessionRecord): Promise<UpdateResult> {
+  async rotate(oldId: string, newId: string, change: SessionChange, ttlSeconds: number, expected?: VersionedRecord): Promise<UpdateResult> {
     const ms = toMs(ttlSeconds);
-    return this.#run('update the session', async () => {
-      // Fast path: the caller read `base` from us; if Redis still holds that very
-      // text, swap in applyChange(base, change) with a string compare (CAS_LUA).
-      const expected = base === undefined ? undefined : this.#raw.get(base);
-      if (expected !== undefined && ms > 0) {
-        const { record, ...outcome } = applyChange(base, change);
-        if (record && (await this.#scripts.sessStoreCas(this.key(id), expected, serialise(record), ms)) === 1) {
-          await this.#reindex(id, base!.user ?? undefined, record.user ?? undefined, ms);
-          return { ...outcome, written: true };
-        }
-      }
-      const reply = await this.#scripts.sessStoreUpdate(this.key(id), JSON.stringify(change), ms);
-      const [existed, written, flash, oldUserRaw, newUserRaw, tokens] = reply;
-      const oldUser = parseUser(oldUserRaw);
-      const newUser = parseUser(newUserRaw);
-      // The user set is another key (another slot on a Cluster), so it is kept in
-      // step by a follow-up command rather than inside the script.
-      if (written === 1 && ms > 0) await this.#reindex(id, oldUser, newUser, ms);
-      return {
-        existed: existed === 1,
-        written: written === 1,
-        consumedTokens: JSON.parse(tokens) as string[],
-        consumedFlash: JSON.parse(flash) as UpdateResult['consumedFlash'],
-      };
-    });
+    const moved: SessionChange = { ...change, ifExists: true };
+    const held = expected !== undefined && typeof expected.version === 'string' ? { record: expected.record, version: expected.version } : undefined;
+    return this.#run('regenerate the session', () =>
+      this.#cluster ? this.#rotateAcrossSlots(oldId, newId, moved, ms, held) : this.#rotateInScript(oldId, newId, moved, ms, held),
+    );
   }
 
   /**
@@ -288,6 +331,89 @@ export class RedisStore implements Store {
    */
   async close(): Promise<void> {}
 
+  /** One node: the whole rotation in one script call. */
+  async #rotateInScript(oldId: string, newId: string, change: SessionChange, ms: number, held: { record: SessionRecord; version: string } | undefined): Promise<UpdateResult> {
+    const oldKey = this.key(oldId);
+    const newKey = this.key(newId);
+    if (held !== undefined && ms > 0) {
+      const { record, ...outcome } = applyChange(held.record, change);
+      const next = serialise(record!);
+      const swapped = await this.#scripts.sessStoreRotateCas(oldKey, newKey, held.version, next, ms);
+      if (swapped === -1) throw taken();
+      if (swapped === 1) {
+        await this.#reindex(oldId, newId, held.record.user, record!.user, ms);
+        return { ...outcome, written: true, record: record!, version: next };
+      }
+    }
+    const reply = await this.#scripts.sessStoreRotate(oldKey, newKey, JSON.stringify(change), ms);
+    if (reply[1] === -1) throw taken();
+    return this.#outcome(reply, oldId, newId, ms);
+  }
+
+  /**
+   * A Cluster: tombstone the old key if unchanged (retrying on a lost race), write
+   * the new key, delete the tombstone. A failure after the tombstone leaves the
+   * session gone (signed out), never in two places.
+   */
+  async #rotateAcrossSlots(oldId: string, newId: string, change: SessionChange, ms: number, held: { record: SessionRecord; version: string } | undefined): Promise<UpdateResult> {
+    const oldKey = this.key(oldId);
+    const newKey = this.key(newId);
+    let current = held;
+    for (let attempt = 0; attempt < ROTATE_ATTEMPTS; attempt++) {
+      if (current === undefined) {
+        const raw = await this.client.get(oldKey);
+        const record = raw == null ? undefined : this.#parse(raw, oldId);
+        if (record === undefined) return { existed: false, written: false, consumedTokens: [], consumedFlash: {} };
+        current = { record, version: raw! };
+      }
+      const { record, ...outcome } = applyChange(current.record, change);
+      const next = serialise(record!);
+      const mark = tombstone();
+      if ((await this.#scripts.sessStoreCas(oldKey, current.version, mark, TOMBSTONE_TTL_MS)) !== 1) {
+        current = undefined; // written (or destroyed) since it was read: read it again
+        continue;
+      }
+      if (ms > 0 && (await this.client.set(newKey, next, 'PX', ms, 'NX')) === null) {
+        await this.#scripts.sessStoreCas(oldKey, mark, current.version, ms); // put the old record back
+        throw taken();
+      }
+      await this.#scripts.sessStoreDelIf(oldKey, mark);
+      await this.#reindex(oldId, newId, current.record.user, record!.user, ms);
+      return { ...outcome, written: true, record: record!, version: next };
+    }
+    throw new StoreError(
+      `[sess] RedisStore could not regenerate the session: ${ROTATE_ATTEMPTS} attempts in a row lost a race with other writers of the session. Check for a runaway client writing the same session.`,
+      { code: 'E_STORE' },
+    );
+  }
+
+  /** The UpdateResult of an UPDATE_LUA or ROTATE_LUA reply, after keeping the user sets in step. */
+  async #outcome(reply: ScriptReply, oldId: string, newId: string, ms: number): Promise<UpdateResult> {
+    const [existed, written, flash, oldUserRaw, newUserRaw, tokens, json] = reply;
+    const outcome = {
+      existed: existed === 1,
+      written: written === 1,
+      consumedTokens: JSON.parse(tokens) as string[],
+      consumedFlash: JSON.parse(flash) as UpdateResult['consumedFlash'],
+    };
+    if (written !== 1) return outcome;
+    if (ms > 0) await this.#reindex(oldId, newId, parseUser(oldUserRaw), parseUser(newUserRaw), ms);
+    return { ...outcome, record: JSON.parse(json) as SessionRecord, version: json };
+  }
+
+  /** The record in a stored text, or undefined when it is not one (corrupt, a tombstone). */
+  #parse(raw: string, id: string): SessionRecord | undefined {
+    if (raw.startsWith(TOMBSTONE_PREFIX)) return undefined;
+    try {
+      const record: unknown = JSON.parse(raw);
+      if (isSessionRecord(record)) return record;
+    } catch {
+      // corrupt: reads as absent, like every store
+    }
+    debug('unreadable record under %s reads as absent', this.key(id));
+    return undefined;
+  }
+
   async #listByUser(userId: string): Promise<StoredSession[]> {
     const userKey = this.userKey(userId);
     const ids = await this.client.smembers(userKey);
@@ -296,13 +422,9 @@ export class RedisStore implements Store {
     const found: StoredSession[] = [];
     const stale: string[] = [];
     ids.forEach((id, i) => {
-      let record: unknown;
-      try {
-        record = raws[i] == null ? undefined : JSON.parse(raws[i]!);
-      } catch {
-        record = undefined;
-      }
-      if (isSessionRecord(record) && record.user === userId) found.push({ id, record });
+      const raw = raws[i];
+      const record = raw == null ? undefined : this.#parse(raw, id);
+      if (record !== undefined && record.user === userId) found.push({ id, record });
       else stale.push(id);
     });
     // Read repair: destroyed, expired and re-assigned sessions leave the set here.
@@ -314,18 +436,22 @@ export class RedisStore implements Store {
   }
 
   /**
+   * Keeps the user sets in step after a write that may have changed the record's
+   * user (update: `oldId === newId`) or its id (rotate): the new id into the new
+   * user's set, the old id out of the old user's set unless it is the same entry.
+   */
+  async #reindex(oldId: string, newId: string, oldUser: string | null | undefined, newUser: string | null | undefined, ms: number): Promise<void> {
+    await Promise.all([
+      newUser != null ? this.#scripts.sessStoreIndex(this.userKey(newUser), newId, ms) : undefined,
+      oldUser != null && (oldUser !== newUser || oldId !== newId) ? this.client.srem(this.userKey(oldUser), oldId) : undefined,
+    ]);
+  }
+
+  /**
    * Every key matching `pattern`, by SCAN on each master (never KEYS, which blocks
    * Redis). ioredis adds a client `keyPrefix` to key arguments but not to a SCAN
    * pattern nor strips it from the keys SCAN returns, so both are done here.
    */
-  /** Keeps the user sets in step after a write that may have changed the record's user. */
-  async #reindex(id: string, oldUser: string | undefined, newUser: string | undefined, ms: number): Promise<void> {
-    await Promise.all([
-      newUser !== undefined ? this.#scripts.sessStoreIndex(this.userKey(newUser), id, ms) : undefined,
-      oldUser !== undefined && oldUser !== newUser ? this.client.srem(this.userKey(oldUser), id) : undefined,
-    ]);
-  }
-
   async #scan(pattern: string): Promise<string[]> {
     const client = this.client as Partial<Cluster>;
     const keyPrefix = (this.client.options as { keyPrefix?: string } | undefined)?.keyPrefix ?? '';
@@ -342,11 +468,19 @@ export class RedisStore implements Store {
     return [...keys];
   }
 
+  /**
+   * Runs Redis calls, turning a failure into a StoreError: `E_STORE_REFUSED` when
+   * Redis answered with an error about the command or value (WRONGTYPE, a value out
+   * of range), else `E_STORE` / `E_STORE_TIMEOUT` naming the client settings that
+   * make an outage fail fast.
+   */
   async #run<T>(action: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (err) {
+      if (err instanceof StoreError) throw err;
       debug('failed to %s: %O', action, err);
+      if (isRefusal(err)) throw toStoreError(err, action, true);
       const detail = err instanceof Error ? err.message : String(err);
       const timeout = /timed? ?out/i.test(detail);
       throw new StoreError(
@@ -356,4 +490,11 @@ export class RedisStore implements Store {
       );
     }
   }
+}
+
+/** The new id of a rotation already holds something: nothing was changed. */
+function taken(): StoreError {
+  return new StoreError('[sess] RedisStore could not regenerate the session: the new id is already taken. Nothing was changed; regenerate again with another id.', {
+    code: 'E_STORE',
+  });
 }

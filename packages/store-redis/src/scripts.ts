@@ -1,6 +1,10 @@
 /**
- * The Lua scripts of RedisStore. Each touches one key only, so every script call
- * hashes to one slot and runs unchanged on Redis Cluster.
+ * The Lua scripts of RedisStore. All but the two rotate scripts touch one key
+ * only, so each call hashes to one slot and runs unchanged on Redis Cluster.
+ * ROTATE_LUA and ROTATE_CAS_LUA take the old and the new session key: they run
+ * on a single node (or Sentinel) only; on a Cluster `rotate` marks the old key
+ * with a tombstone (CAS_LUA), writes the new key and deletes the old one
+ * (DEL_IF_LUA) instead, each a one-key call.
  *
  * Why a hand-written JSON scanner instead of cjson.decode + cjson.encode: cjson
  * prints numbers with 14 significant digits (a double needs 17), and it decodes
@@ -177,17 +181,14 @@ end
 `;
 
 /**
- * `update`: KEYS[1] the session key; ARGV[1] the change as JSON; ARGV[2] the ttl
- * in ms. Mirrors `applyChange` of @sess/core step by step. Returns
- * { existed, written, consumedFlash JSON, old user JSON or '', new user JSON or '', consumedTokens JSON }.
+ * The change applied to a stored record, shared by `update` and `rotate`: one
+ * function that mirrors `applyChange` of @sess/core step by step.
+ * `apply(rec, change)`: rec the stored record's members (read_record) or nil;
+ * change the change's members (fields). Returns the new record's JSON, the
+ * consumed flash (JSON), the consumed tokens (JSON), the stored record's user
+ * (JSON text or nil) and the new record's user (JSON text or nil).
  */
-export const UPDATE_LUA = `${JSON_LUA}
-local change = fields(ARGV[1])
-local ttl = tonumber(ARGV[2])
-local rec = read_record(redis.call('GET', KEYS[1]))
-local existed = rec ~= nil
-if not existed and change.ifExists == 'true' then return { 0, 0, '{}', '', '', '[]' } end
-
+const APPLY_LUA = `${JSON_LUA}
 local function list(raw)
   if raw == nil or raw == 'null' then return {} end
   return parse_array(raw)
@@ -197,121 +198,135 @@ local function object(raw)
   return parse_object(raw)
 end
 
-local data, flash, tokens, created, last, user, meta
-if existed then
-  data = parse_object(rec.data)
-  flash = parse_object(rec.flash)
-  tokens = parse_array(rec.tokens)
-  created, last, user, meta = rec.createdAt, rec.lastSeen, rec.user, rec.meta
-else
-  data, flash, tokens = new_map(), new_map(), {}
-  created, last = change.lastSeen, change.lastSeen
-end
-local old_user = user
-if change.clear == 'true' then
-  data, flash = new_map(), new_map()
-end
+local function apply(rec, change)
+  local data, flash, tokens, created, last, user, meta
+  local old_user = rec and rec.user
+  if old_user == 'null' then old_user = nil end
+  if rec and change.reset ~= 'true' then
+    data = parse_object(rec.data)
+    flash = parse_object(rec.flash)
+    tokens = parse_array(rec.tokens)
+    created, last, user, meta = rec.createdAt, rec.lastSeen, rec.user, rec.meta
+  else
+    -- absent, or reset: an empty record created now
+    data, flash, tokens = new_map(), new_map(), {}
+    created, last = change.lastSeen, change.lastSeen
+  end
+  if change.clear == 'true' then
+    data, flash = new_map(), new_map()
+  end
 
-for _, k in ipairs(list(change.remove)) do
-  data.val[k] = nil
-  flash.val[k] = nil
-end
-
-local put = object(change.put)
-for _, k in ipairs(put.keys) do map_set(data, k, put.val[k]) end
-
-local inc = object(change.increment)
-for _, k in ipairs(inc.keys) do
-  local start = finite(data.val[k]) or 0
-  -- a null amount adds 0, as \`start + null\` does in JavaScript
-  map_set(data, k, format_number(start + (finite(inc.val[k]) or 0)))
-end
-
-local consumed_flash = new_map()
-for _, k in ipairs(list(change.consumeFlash)) do
-  local v = flash.val[k]
-  if v ~= nil then
-    map_set(consumed_flash, k, v)
+  for _, k in ipairs(list(change.remove)) do
+    data.val[k] = nil
     flash.val[k] = nil
   end
-end
 
-local fl = object(change.flash)
-for _, k in ipairs(fl.keys) do map_set(flash, k, fl.val[k]) end
+  local put = object(change.put)
+  for _, k in ipairs(put.keys) do map_set(data, k, put.val[k]) end
 
-local consumed_tokens = {}
-local wanted_list = list(change.consumeTokens)
-if #wanted_list > 0 then
-  local wanted = {}
-  for _, t in ipairs(wanted_list) do wanted[t] = true end
-  local kept = {}
-  for _, t in ipairs(tokens) do
-    if wanted[t] then
-      wanted[t] = nil -- a token listed twice in the ring is consumed once
-      consumed_tokens[#consumed_tokens + 1] = t
-    else
-      kept[#kept + 1] = t
+  local inc = object(change.increment)
+  for _, k in ipairs(inc.keys) do
+    local start = finite(data.val[k]) or 0
+    -- a null amount adds 0, as applyChange does with a non-number
+    map_set(data, k, format_number(start + (finite(inc.val[k]) or 0)))
+  end
+
+  local consumed_flash = new_map()
+  for _, k in ipairs(list(change.consumeFlash)) do
+    local v = flash.val[k]
+    if v ~= nil then
+      map_set(consumed_flash, k, v)
+      flash.val[k] = nil
     end
   end
-  tokens = kept
-end
-local added = list(change.addTokens)
-if #added > 0 then
-  for _, t in ipairs(added) do tokens[#tokens + 1] = t end
-  local ring = {}
-  for i = math.max(1, #tokens - 19), #tokens do ring[#ring + 1] = tokens[i] end
-  tokens = ring
-end
 
-if change.user ~= nil then user = change.user end
-if user == 'null' then user = nil end
-if change.meta ~= nil then meta = change.meta end
-if meta == 'null' then meta = '{}' end
-if tonumber(change.lastSeen) > tonumber(last) then last = change.lastSeen end
+  local fl = object(change.flash)
+  for _, k in ipairs(fl.keys) do map_set(flash, k, fl.val[k]) end
 
--- user first: the touch script reads it without scanning the data.
-local out = {}
-if user ~= nil then out[#out + 1] = '"user":' .. user end
-if meta ~= nil then out[#out + 1] = '"meta":' .. meta end
-out[#out + 1] = '"createdAt":' .. created
-out[#out + 1] = '"lastSeen":' .. last
-out[#out + 1] = '"tokens":[' .. concat(tokens, ',') .. ']'
-out[#out + 1] = '"flash":' .. encode_map(flash)
-out[#out + 1] = '"data":' .. encode_map(data)
-local json = '{' .. concat(out, ',') .. '}'
+  local consumed_tokens = {}
+  local wanted_list = list(change.consumeTokens)
+  if #wanted_list > 0 then
+    local wanted = {}
+    for _, t in ipairs(wanted_list) do wanted[t] = true end
+    local kept = {}
+    for _, t in ipairs(tokens) do
+      if wanted[t] then
+        wanted[t] = nil -- a token listed twice in the ring is consumed once
+        consumed_tokens[#consumed_tokens + 1] = t
+      else
+        kept[#kept + 1] = t
+      end
+    end
+    tokens = kept
+  end
+  local added = list(change.addTokens)
+  if #added > 0 then
+    for _, t in ipairs(added) do tokens[#tokens + 1] = t end
+    local ring = {}
+    for i = math.max(1, #tokens - 19), #tokens do ring[#ring + 1] = tokens[i] end
+    tokens = ring
+  end
+
+  if change.user ~= nil then user = change.user end
+  if user == 'null' then user = nil end
+  if change.meta ~= nil then meta = change.meta end
+  if meta == 'null' then meta = '{}' end
+  if tonumber(change.lastSeen) > tonumber(last) then last = change.lastSeen end
+
+  -- the member order of serialise() in redis-store.ts
+  local out = {}
+  if user ~= nil then out[#out + 1] = '"user":' .. user end
+  if meta ~= nil then out[#out + 1] = '"meta":' .. meta end
+  out[#out + 1] = '"createdAt":' .. created
+  out[#out + 1] = '"lastSeen":' .. last
+  out[#out + 1] = '"tokens":[' .. concat(tokens, ',') .. ']'
+  out[#out + 1] = '"flash":' .. encode_map(flash)
+  out[#out + 1] = '"data":' .. encode_map(data)
+  return '{' .. concat(out, ',') .. '}', encode_map(consumed_flash), '[' .. concat(consumed_tokens, ',') .. ']', old_user, user
+end
+`;
+
+/**
+ * `update`: KEYS[1] the session key; ARGV[1] the change as JSON; ARGV[2] the ttl
+ * in ms (0 or less: the result is computed and the key deleted). Returns
+ * { existed, written, consumedFlash JSON, old user JSON or '', new user JSON or '',
+ * consumedTokens JSON, the record's JSON as stored ('' when nothing was written) }.
+ * Anything that is not a session record (absent, corrupt, a rotation's
+ * tombstone) reads as absent.
+ */
+export const UPDATE_LUA = `${APPLY_LUA}
+local change = fields(ARGV[1])
+local ttl = tonumber(ARGV[2])
+local rec = read_record(redis.call('GET', KEYS[1]))
+if not rec and change.ifExists == 'true' then return { 0, 0, '{}', '', '', '[]', '' } end
+local json, consumed_flash, consumed_tokens, old_user, user = apply(rec, change)
 if ttl > 0 then
   redis.call('SET', KEYS[1], json, 'PX', ttl)
 else
   redis.call('DEL', KEYS[1])
 end
-
-return { existed and 1 or 0, 1, encode_map(consumed_flash), old_user or '', user or '', '[' .. concat(consumed_tokens, ',') .. ']' }
+return { rec and 1 or 0, 1, consumed_flash, old_user or '', user or '', consumed_tokens, json }
 `;
 
 /**
- * `touch`: KEYS[1] the session key; ARGV[1] the ttl in ms. PEXPIRE only an
- * existing key; returns the record's user as JSON ('' when none), false when absent,
- * so the caller can extend the user index as far as the session.
+ * `rotate` on one node, the whole regeneration in one script: KEYS[1] the old
+ * session key, KEYS[2] the new one (both keys in one script: never used on a
+ * Cluster, where they hash to different slots); ARGV[1] the change as JSON
+ * (ifExists implied); ARGV[2] the ttl in ms. Reads the old record; absent or
+ * unreadable: writes nothing, returns existed 0. A taken new key: writes
+ * nothing, returns written -1. Else writes the changed record under the new
+ * key, deletes the old one and returns what UPDATE_LUA returns.
  */
-export const TOUCH_LUA = `${JSON_LUA}
-if redis.call('PEXPIRE', KEYS[1], ARGV[1]) == 0 then return false end
-local raw = redis.call('GET', KEYS[1])
-if not raw then return false end
--- Records this store writes put \`user\` first (or start with meta/createdAt when
--- there is none), so the data need not be scanned; anything else is parsed.
-if sub(raw, 1, 8) == '{"user":' then
-  local ok, e = pcall(skip_value, raw, 9)
-  if ok then
-    local user = sub(raw, 9, e - 1)
-    if user == 'null' then return '' end
-    return user
-  end
-  return ''
-end
-if sub(raw, 1, 8) == '{"meta":' or sub(raw, 1, 13) == '{"createdAt":' then return '' end
-local ok, top = pcall(fields, raw)
-if not ok or top.user == nil or top.user == 'null' then return '' end
-return top.user
+export const ROTATE_LUA = `${APPLY_LUA}
+local change = fields(ARGV[1])
+local ttl = tonumber(ARGV[2])
+local rec = read_record(redis.call('GET', KEYS[1]))
+if not rec then return { 0, 0, '{}', '', '', '[]', '' } end
+if redis.call('EXISTS', KEYS[2]) == 1 then return { 1, -1, '{}', '', '', '[]', '' } end
+local json, consumed_flash, consumed_tokens, old_user, user = apply(rec, change)
+if ttl > 0 then redis.call('SET', KEYS[2], json, 'PX', ttl) end
+redis.call('DEL', KEYS[1])
+return { 1, 1, consumed_flash, old_user or '', user or '', consumed_tokens, json }
 `;
 
 /**
@@ -328,16 +343,45 @@ return 1
 `;
 
 /**
- * Compare-and-set, the fast path of `update`: when the stored record is still
- * the text the caller read (ARGV[1]), replace it with the new record the caller
- * computed with applyChange (ARGV[2]). A string compare instead of the JSON walk
- * of UPDATE_LUA: Redis spends about a tenth of the time. Returns 1 when swapped,
- * 0 when the record changed (the caller then runs UPDATE_LUA).
+ * Compare-and-set: KEYS[1] a session key; when it still holds ARGV[1] (the text
+ * the caller read: the version), replace it with ARGV[2] expiring after ARGV[3] ms.
+ * Returns 1 when swapped, 0 when the key holds anything else (or nothing).
+ * The fast path of `update` (ARGV[2] the record the caller computed with
+ * applyChange: a string compare instead of the JSON walk of UPDATE_LUA, about a
+ * tenth of Redis's time; on 0 the caller runs UPDATE_LUA), and on a Cluster the
+ * linearisation point of `rotate` (ARGV[2] a tombstone) and its undo when the new
+ * id turns out to be taken.
  */
 export const CAS_LUA = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
   return 1
 end
+return 0
+`;
+
+/**
+ * Compare-and-set of `rotate` on one node: KEYS[1] the old session key, KEYS[2]
+ * the new one; ARGV[1] the text the caller read under the old key; ARGV[2] the
+ * record the caller computed with applyChange; ARGV[3] the ttl in ms (> 0).
+ * When the old key still holds ARGV[1] and the new key is free: writes the new
+ * key, deletes the old one, returns 1. Returns 0 when the old record changed (the
+ * caller then runs ROTATE_LUA), -1 when the new key is taken.
+ */
+export const ROTATE_CAS_LUA = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+redis.call('DEL', KEYS[1])
+return 1
+`;
+
+/**
+ * Delete-if-equal: KEYS[1] a key; ARGV[1] a text. Deletes the key only while it
+ * still holds that text (a rotation's own tombstone, not a record written since).
+ * Returns 1 when deleted.
+ */
+export const DEL_IF_LUA = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 `;

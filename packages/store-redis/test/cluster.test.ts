@@ -1,29 +1,39 @@
 import { randomBytes } from 'node:crypto';
-import { emptyRecord } from '@sess/core';
+import { emptyRecord, StoreError } from '@sess/core';
 import { testStore } from '@sess/core/testing';
 import { RedisStore } from '@sess/store-redis';
 import { Cluster } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startCluster, type TestCluster } from './cluster.js';
 import { hasRedisBinaries } from './redis-server.js';
+import { rotateCases } from './rotate-cases.js';
 
 const runnable = hasRedisBinaries();
 
 let cluster: TestCluster | undefined;
 let client: Cluster | undefined;
+/** A second Cluster client: other connections, for races between two app instances. */
+let second: Cluster | undefined;
+
+async function connect(nodes: TestCluster['nodes']): Promise<Cluster> {
+  const c = new Cluster(nodes, { enableOfflineQueue: true, redisOptions: { maxRetriesPerRequest: 1, commandTimeout: 2000 } });
+  await new Promise<void>((resolve, reject) => {
+    c.once('ready', resolve);
+    c.once('error', reject);
+  });
+  return c;
+}
 
 beforeAll(async () => {
   if (!runnable) return;
   cluster = await startCluster();
-  client = new Cluster(cluster.nodes, { enableOfflineQueue: true, redisOptions: { maxRetriesPerRequest: 1, commandTimeout: 2000 } });
-  await new Promise<void>((resolve, reject) => {
-    client!.once('ready', resolve);
-    client!.once('error', reject);
-  });
+  client = await connect(cluster.nodes);
+  second = await connect(cluster.nodes);
 });
 
 afterAll(async () => {
   client?.disconnect();
+  second?.disconnect();
   await cluster?.stop();
 });
 
@@ -62,5 +72,108 @@ describe.skipIf(!runnable)('RedisStore on a 3-master Redis Cluster', () => {
     }
     expect(await store.prune()).toBe(0);
     for (const user of ['a', 'b', 'c', 'd', 'e']) expect(await client!.smembers(store.userKey(user))).toEqual([`${user}-live`]);
+  });
+
+  rotateCases({
+    stores: async (name) => ({
+      store: new RedisStore({ client: client!, prefix: `${prefix}${name}:` }),
+      other: new RedisStore({ client: second!, prefix: `${prefix}${name}:` }),
+    }),
+    raw: () => client!,
+  });
+
+  it('rotate across slots: never a two-key script, and the old and new keys really are on different slots', async () => {
+    const store = new RedisStore({ client: client!, prefix: `${prefix}slots:` });
+    const two = ['sessStoreRotate', 'sessStoreRotateCas'].map((name) => vi.spyOn(client as unknown as Record<string, () => unknown>, name));
+    try {
+      let crossed = 0;
+      for (let i = 0; i < 10; i++) {
+        const [a, b] = [randomBytes(16).toString('base64url'), randomBytes(16).toString('base64url')];
+        await store.set(a, { ...emptyRecord(1), user: 'u', data: { i } }, 60);
+        const slots = await Promise.all([a, b].map((id) => client!.cluster('KEYSLOT', store.key(id)) as Promise<number>));
+        if (slots[0] !== slots[1]) crossed++;
+        const moved = await store.rotate(a, b, { put: { moved: true }, lastSeen: 2 }, 60, i % 2 ? await store.get(a) : undefined);
+        expect(moved).toMatchObject({ existed: true, written: true, record: { data: { i, moved: true } } });
+        expect(await store.get(a)).toBeUndefined();
+        expect(await client!.exists(store.key(a))).toBe(0);
+      }
+      expect(crossed).toBeGreaterThan(5);
+      for (const spy of two) expect(spy).not.toHaveBeenCalled();
+    } finally {
+      for (const spy of two) spy.mockRestore();
+    }
+    expect(await store.listByUser('u')).toHaveLength(10);
+  });
+
+  it('rotate across slots: a write of the old id between its read and the tombstone makes it read again, and the write is in the moved record', async () => {
+    const store = new RedisStore({ client: client!, prefix: `${prefix}reread:` });
+    const other = new RedisStore({ client: second!, prefix: `${prefix}reread:` });
+    const [a, b] = [randomBytes(16).toString('base64url'), randomBytes(16).toString('base64url')];
+    await store.set(a, { ...emptyRecord(1), data: { n: 0 } }, 60);
+    const realGet = client!.get.bind(client!);
+    let interloper: Promise<unknown> | undefined;
+    const get = vi.spyOn(client!, 'get').mockImplementationOnce((async (key: string) => {
+      const raw = await realGet(key); // rotate has read the old record...
+      interloper = other.update(a, { ifExists: true, increment: { n: 1 }, lastSeen: 2 }, 60); // ...and another instance writes it
+      await interloper;
+      return raw;
+    }) as never);
+    try {
+      const moved = await store.rotate(a, b, { put: { moved: true }, lastSeen: 3 }, 60);
+      expect(await interloper).toMatchObject({ existed: true, written: true });
+      expect(get).toHaveBeenCalledTimes(2); // the tombstone's compare-and-set failed: read again
+      expect(moved.record?.data).toEqual({ n: 1, moved: true });
+    } finally {
+      get.mockRestore();
+    }
+    expect((await store.get(b))?.record.data).toEqual({ n: 1, moved: true });
+    expect(await client!.exists(store.key(a))).toBe(0);
+  });
+
+  it('rotate across slots: a write of the old id after the tombstone finds the id gone, and a destroy then does not stop the move', async () => {
+    const store = new RedisStore({ client: client!, prefix: `${prefix}after:` });
+    const other = new RedisStore({ client: second!, prefix: `${prefix}after:` });
+    const [a, b] = [randomBytes(16).toString('base64url'), randomBytes(16).toString('base64url')];
+    await store.set(a, { ...emptyRecord(1), data: { n: 0 } }, 60);
+    const held = (await store.get(a))!;
+    const realSet = client!.set.bind(client!) as (...args: unknown[]) => Promise<unknown>;
+    const late: unknown[] = [];
+    const set = vi.spyOn(client!, 'set').mockImplementationOnce((async (...args: unknown[]) => {
+      // the old key is a tombstone now: what other instances see before the new key is written
+      late.push(await other.get(a));
+      late.push(await other.update(a, { ifExists: true, increment: { n: 1 }, lastSeen: 2 }, 60));
+      late.push(await other.update(a, { ifExists: true, increment: { n: 1 }, lastSeen: 2 }, 60, held));
+      await other.destroy(a);
+      return realSet(...args);
+    }) as never);
+    try {
+      const moved = await store.rotate(a, b, { put: { moved: true }, lastSeen: 3 }, 60, held);
+      expect(moved).toMatchObject({ existed: true, written: true, record: { data: { n: 0, moved: true } } });
+    } finally {
+      set.mockRestore();
+    }
+    const nothing = { existed: false, written: false, consumedTokens: [], consumedFlash: {} };
+    expect(late).toEqual([undefined, nothing, nothing]);
+    expect((await store.get(b))?.record.data).toEqual({ n: 0, moved: true });
+    expect(await client!.exists(store.key(a))).toBe(0);
+  });
+
+  it('rotate that fails after the tombstone (the new key\'s SET) leaves the session gone, never in two places', async () => {
+    const store = new RedisStore({ client: client!, prefix: `${prefix}halfway:` });
+    const [a, b] = [randomBytes(16).toString('base64url'), randomBytes(16).toString('base64url')];
+    await store.set(a, { ...emptyRecord(1), user: 'u' }, 60);
+    const set = vi.spyOn(client!, 'set').mockRejectedValueOnce(new Error('Connection is closed.'));
+    try {
+      const err = await store.rotate(a, b, { lastSeen: 2 }, 60).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(StoreError);
+      expect((err as StoreError).code).toBe('E_STORE');
+    } finally {
+      set.mockRestore();
+    }
+    expect(await store.get(a)).toBeUndefined(); // the tombstone: reads as absent, expires by itself
+    expect(await client!.pttl(store.key(a))).toBeLessThanOrEqual(60_000);
+    expect(await store.get(b)).toBeUndefined();
+    expect(await store.update(a, { ifExists: true, put: { x: 1 }, lastSeen: 3 }, 60)).toMatchObject({ existed: false, written: false });
+    expect(await store.listByUser('u')).toEqual([]);
   });
 });

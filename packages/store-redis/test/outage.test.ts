@@ -57,14 +57,14 @@ describe.skipIf(!runnable).each(configs)('RedisStore when Redis goes away and co
     const client = await connect(options);
     const store = new RedisStore({ client, prefix: `outage:${configs.findIndex(([n]) => n === name)}:` });
     await store.update('s', { put: { a: 1 }, user: 'u', lastSeen: 1 }, 60);
-    expect((await store.get('s'))?.data).toEqual({ a: 1 });
+    expect((await store.get('s'))?.record.data).toEqual({ a: 1 });
 
     await server.kill();
     const calls: Array<[string, () => Promise<unknown>]> = [
       ['get', () => store.get('s')],
       ['set', () => store.set('s', emptyRecord(1), 60)],
       ['update', () => store.update('s', { put: { b: 2 }, lastSeen: 2 }, 60)],
-      ['touch', () => store.touch('s', 60)],
+      ['rotate', () => store.rotate('s', 's2', { lastSeen: 2 }, 60)],
       ['destroy', () => store.destroy('s')],
       ['listByUser', () => store.listByUser('u')],
       ['destroyByUser', () => store.destroyByUser('u')],
@@ -83,7 +83,9 @@ describe.skipIf(!runnable).each(configs)('RedisStore when Redis goes away and co
     // The scripts are gone from the new server: EVALSHA gets NOSCRIPT and falls back to EVAL.
     const result = await store.update('s', { put: { back: true }, user: 'u', lastSeen: 3 }, 60);
     expect(result).toMatchObject({ existed: false, written: true });
-    expect((await store.get('s'))?.data).toEqual({ back: true });
+    expect(await store.rotate('s', 's2', { lastSeen: 4 }, 60)).toMatchObject({ existed: true, written: true });
+    expect(await store.rotate('s2', 's', { lastSeen: 5 }, 60)).toMatchObject({ existed: true, written: true });
+    expect((await store.get('s'))?.record.data).toEqual({ back: true });
     expect((await store.listByUser('u')).map((s) => s.id)).toEqual(['s']);
     expect(performance.now() - restarted).toBeLessThan(5000);
   });
@@ -98,8 +100,8 @@ describe.skipIf(!runnable)('RedisStore command use', () => {
     for (let i = 0; i < 20; i++) {
       await store.set(`s${i}`, { ...emptyRecord(1), user: `u${i % 3}` }, 60);
       await store.update(`s${i}`, { increment: { n: 1 }, lastSeen: 2 }, 60);
-      await store.touch(`s${i}`, 60);
-      await store.get(`s${i}`);
+      const held = await store.get(`s${i}`);
+      await store.update(`s${i}`, { ifExists: true, increment: { n: 1 }, lastSeen: 3 }, 60, held);
     }
     await store.listByUser('u0');
     await store.destroyByUser('u1', 's1');
@@ -113,7 +115,52 @@ describe.skipIf(!runnable)('RedisStore command use', () => {
     );
     expect(stats.keys).toBeUndefined();
     expect(stats.scan).toBeGreaterThan(0);
-    expect(stats.evalsha).toBeGreaterThanOrEqual(60); // 20 updates, 20 touches, 20+ index calls
+    expect(stats.evalsha).toBeGreaterThanOrEqual(60); // 20 updates, 20 compare-and-sets, 20+ index calls
     expect(stats.eval ?? 0).toBeLessThanOrEqual(3); // each script sent whole once at most
+  });
+
+  it('rotate is one EVALSHA over both keys on the server: no GET, SET or DEL beside it', async () => {
+    const client = await connect({ maxRetriesPerRequest: 1 });
+    const store = new RedisStore({ client, prefix: 'rot:' });
+    await store.set('a', emptyRecord(1), 60);
+    await store.set('c', emptyRecord(1), 60);
+    const held = await store.get('c');
+    await store.rotate('warm', 'up', { lastSeen: 1 }, 60); // loads the script (EVAL on NOSCRIPT)
+    await store.rotate('warm', 'up', { lastSeen: 1 }, 60, { record: emptyRecord(1), version: '{}' });
+    // MONITOR shows every command the server runs, those a script runs marked "lua".
+    const monitor = await client.monitor();
+    const seen: Array<{ command: string; source: string }> = [];
+    monitor.on('monitor', (_time: string, args: string[], source: string) => seen.push({ command: args[0]!.toLowerCase(), source }));
+    await client.ping('sync'); // the monitor is attached: the next commands are all seen
+    expect(await store.rotate('a', 'b', { put: { x: 1 }, lastSeen: 2 }, 60)).toMatchObject({ written: true });
+    expect(await store.rotate('c', 'd', { put: { x: 1 }, lastSeen: 2 }, 60, held)).toMatchObject({ written: true });
+    await client.ping('done');
+    await until(() => seen.filter((s) => s.command === 'ping').length >= 2, 2000);
+    monitor.disconnect();
+    const start = seen.findIndex((s) => s.command === 'ping');
+    const end = seen.findLastIndex((s) => s.command === 'ping');
+    const between = seen.slice(start + 1, end);
+    expect(between.filter((s) => s.source !== 'lua').map((s) => s.command)).toEqual(['evalsha', 'evalsha']);
+    // inside the scripts: the reads and writes of both keys
+    expect(between.filter((s) => s.source === 'lua').map((s) => s.command)).toEqual(['get', 'exists', 'set', 'del', 'get', 'exists', 'set', 'del']);
+  });
+
+  it('Redis out of memory is E_STORE (503: the backend is unwell), not a refused value', async () => {
+    const client = await connect({ maxRetriesPerRequest: 1 });
+    const store = new RedisStore({ client, prefix: 'oom:' });
+    await store.set('s', emptyRecord(1), 60);
+    await client.config('SET', 'maxmemory', '1');
+    try {
+      for (const call of [() => store.set('t', emptyRecord(1), 60), () => store.update('s', { put: { a: 1 }, lastSeen: 2 }, 60), () => store.rotate('s', 'u', { lastSeen: 2 }, 60)]) {
+        const err = await call().catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(StoreError);
+        expect((err as StoreError).code).toBe('E_STORE');
+        expect((err as StoreError).status).toBe(503);
+        expect((err as StoreError).message).toMatch(/could not .*OOM command not allowed/);
+      }
+    } finally {
+      await client.config('SET', 'maxmemory', '0');
+    }
+    expect((await store.get('s'))?.record).toEqual(emptyRecord(1));
   });
 });

@@ -6,7 +6,8 @@ import { RedisStore } from '@sess/store-redis';
 import { requireService } from '@sess/test-utils';
 import { Redis } from 'ioredis';
 import { once } from 'node:events';
-import { afterAll, describe, expect, it } from 'vitest';
+import { rotateCases } from './rotate-cases.js';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 
 const hasRedis = await requireService('redis');
 const runPrefix = `sess-test-redis:${process.pid}-${randomBytes(4).toString('hex')}:`;
@@ -81,43 +82,11 @@ describe.skipIf(!hasRedis)('RedisStore on a single node', () => {
     expect(new RedisStore({ client: client() }).key('x')).toBe('sess:x');
   });
 
-  it('touch sets the expiry with PEXPIRE (PTTL shows it) and never creates a key', async () => {
-    const { redis, store } = await fresh('touch');
-    await store.set('t', emptyRecord(1), 5);
-    expect(await redis.pttl(store.key('t'))).toBeLessThanOrEqual(5000);
-    await store.touch('t', 120);
-    const ttl = await redis.pttl(store.key('t'));
-    expect(ttl).toBeGreaterThan(119_000);
-    expect(ttl).toBeLessThanOrEqual(120_000);
-    await store.touch('absent', 120);
-    expect(await redis.exists(store.key('absent'))).toBe(0);
-  });
-
-  it('touch extends the user index as far as the session', async () => {
-    const { redis, store } = await fresh('touchuser');
-    await store.set('t', { ...emptyRecord(1), user: 'u' }, 5);
-    await store.touch('t', 300);
-    expect(await redis.pttl(store.userKey('u'))).toBeGreaterThan(299_000);
-  });
-
-  it('touch finds the user of a record written in another key order, and of one written by update', async () => {
-    const { redis, store } = await fresh('touchorder');
-    await redis.set(store.key('foreign'), JSON.stringify({ data: { user: 'not me' }, flash: {}, tokens: [], createdAt: 1, lastSeen: 1, user: 'u"1' }), 'PX', 5000);
-    await store.touch('foreign', 300);
-    expect(await redis.smembers(store.userKey('u"1'))).toEqual(['foreign']);
-    await store.update('upd', { user: 'u2', lastSeen: 1 }, 5);
-    await store.touch('upd', 300);
-    expect(await redis.pttl(store.userKey('u2'))).toBeGreaterThan(299_000);
-    await store.set('none', { ...emptyRecord(1), data: { user: 'fake' } }, 5);
-    await store.touch('none', 300);
-    expect(await redis.exists(store.userKey('fake'))).toBe(0);
-  });
-
   it('two app instances (two clients, two stores) apply 100 overlapping increments: exactly 100', async () => {
     const a = await fresh('multi');
     const b = await fresh('multi');
     await Promise.all(Array.from({ length: 100 }, (_, i) => (i % 2 ? a : b).store.update('m', { increment: { n: 1 }, lastSeen: i }, 60)));
-    expect((await a.store.get('m'))?.data.n).toBe(100);
+    expect((await a.store.get('m'))?.record.data.n).toBe(100);
   });
 
   it('the user set never expires before its longest session', async () => {
@@ -130,7 +99,7 @@ describe.skipIf(!hasRedis)('RedisStore on a single node', () => {
   it('applies 50 overlapping increments through update: exactly 50, and 50 writes of one key', async () => {
     const { store } = await fresh('incr');
     await Promise.all(Array.from({ length: 50 }, (_, i) => store.update('n', { increment: { hits: 1 }, lastSeen: 1000 + i }, 60)));
-    const record = await store.get('n');
+    const record = (await store.get('n'))?.record;
     expect(record?.data.hits).toBe(50);
     expect(record?.lastSeen).toBe(1049);
     expect(record?.createdAt).toBeGreaterThanOrEqual(1000);
@@ -142,7 +111,7 @@ describe.skipIf(!hasRedis)('RedisStore on a single node', () => {
     await store.set('n', { ...emptyRecord(1764000000123), data: values }, 60);
     await store.update('n', { put: { untouched: 2 ** 60 }, increment: { third: 0.1, tiny: 1e-20, epoch: 1 }, lastSeen: 1764000000999 }, 60);
     const want = applyChange({ ...emptyRecord(1764000000123), data: values }, { put: { untouched: 2 ** 60 }, increment: { third: 0.1, tiny: 1e-20, epoch: 1 }, lastSeen: 1764000000999 }).record;
-    expect(await store.get('n')).toEqual(want);
+    expect((await store.get('n'))?.record).toEqual(want);
     // untouched values stay as the JSON text JavaScript wrote
     expect(await redis.get(store.key('n'))).toContain('"big":12345678901234');
   });
@@ -152,7 +121,7 @@ describe.skipIf(!hasRedis)('RedisStore on a single node', () => {
     const change = JSON.parse('{"increment":{"a":null,"b":2},"lastSeen":5}') as SessionChange;
     await store.set('n', { ...emptyRecord(1), data: { a: 3 } }, 60);
     await store.update('n', change, 60);
-    expect(await store.get('n')).toEqual(applyChange({ ...emptyRecord(1), data: { a: 3 } }, change).record);
+    expect((await store.get('n'))?.record).toEqual(applyChange({ ...emptyRecord(1), data: { a: 3 } }, change).record);
   });
 
   it('keeps empty objects and arrays apart, and "__proto__" as a plain key, through update', async () => {
@@ -160,15 +129,15 @@ describe.skipIf(!hasRedis)('RedisStore on a single node', () => {
     const record = { ...emptyRecord(1), data: JSON.parse('{"__proto__":{"p":1},"o":{},"a":[],"n":{"o":{},"a":[[]]}}'), flash: {} };
     await store.set('s', record, 60);
     await store.update('s', { put: JSON.parse('{"__proto__":{"q":[]},"e":{}}'), lastSeen: 2 }, 60);
-    const back = await store.get('s');
+    const back = (await store.get('s'))?.record;
     expect(back?.data).toEqual(JSON.parse('{"__proto__":{"q":[]},"o":{},"a":[],"n":{"o":{},"a":[[]]},"e":{}}'));
     expect(Object.getPrototypeOf(back!.data)).toBe(Object.prototype);
     expect(back?.tokens).toEqual([]);
     expect(back?.flash).toEqual({});
   });
 
-  it('agrees with applyChange on 400 random changes over awkward keys and numbers', async () => {
-    const { store } = await fresh('fuzz');
+  it('agrees with applyChange on 400 random changes over awkward keys and numbers, by the script and by the compare-and-set path', async () => {
+    const { redis, store } = await fresh('fuzz');
     let seed = 20261124;
     const random = () => {
       seed = (seed * 1103515245 + 12345) % 2147483648;
@@ -184,11 +153,16 @@ describe.skipIf(!hasRedis)('RedisStore on a single node', () => {
     };
     let expected: SessionRecord | undefined = { ...emptyRecord(1764000000000.5), data: obj(6), flash: obj(3), tokens: ['t"1', 't\\2'] };
     await store.set('f', expected, 60);
-    expect(await store.get('f')).toEqual(expected);
+    expect((await store.get('f'))?.record).toEqual(expected);
+    // The caller's copy: sometimes current (the compare-and-set path), sometimes stale (the script).
+    let held = await store.get('f');
+    const paths = { cas: 0, script: 0 };
+    const cas = vi.spyOn(store.client as unknown as { sessStoreCas: () => Promise<number> }, 'sessStoreCas');
     for (let round = 0; round < 400; round++) {
       const change: SessionChange = { lastSeen: 1764000000000 + Math.floor(random() * 1000) / 7 };
       if (random() < 0.2) change.ifExists = true;
       if (random() < 0.05) change.clear = true;
+      if (random() < 0.03) change.reset = true;
       if (random() < 0.4) change.remove = [pick(keys), pick(keys)];
       if (random() < 0.5) change.put = obj(4);
       if (random() < 0.4) change.increment = { [pick(keys)]: pick([1, -1, 0.1, 1e-9, 2 ** 52, -3.75]) };
@@ -200,14 +174,25 @@ describe.skipIf(!hasRedis)('RedisStore on a single node', () => {
       if (random() < 0.15) change.user = pick([null, 'u"1', 'ü2']);
       if (random() < 0.1) change.meta = { ip: pick(['::1', 'a"b']) };
       const want = applyChange(expected, JSON.parse(JSON.stringify(change)));
-      const got = await store.update('f', change, 60);
+      const give = random() < 0.7 ? held : undefined;
+      const casBefore = cas.mock.calls.length;
+      const got = await store.update('f', change, 60, give);
+      if (give && cas.mock.calls.length > casBefore && (await cas.mock.results.at(-1)!.value) === 1) paths.cas++;
+      else paths.script++;
       expect({ existed: got.existed, written: got.written }).toEqual({ existed: want.existed, written: want.record !== undefined });
       expect(got.consumedTokens.sort()).toEqual(want.consumedTokens.sort());
       expect(got.consumedFlash).toEqual(JSON.parse(JSON.stringify(want.consumedFlash)));
       // what a JSON store gives back: the record after a JSON round trip
       if (want.record) expected = JSON.parse(JSON.stringify(want.record)) as SessionRecord;
-      expect(await store.get('f')).toEqual(expected);
+      expect((await store.get('f'))?.record).toEqual(expected);
+      // the version is the text now stored, and the record returned is the one it holds
+      expect(got.version).toBe(await redis.get(store.key('f')));
+      expect(JSON.parse(JSON.stringify(got.record))).toEqual(expected);
+      if (random() < 0.8) held = { record: got.record!, version: got.version! };
     }
+    cas.mockRestore();
+    expect(paths.cas).toBeGreaterThan(100);
+    expect(paths.script).toBeGreaterThan(100);
   });
 
   it('lists and destroys a user\'s sessions, repairing the index of gone and re-assigned ids', async () => {
@@ -260,12 +245,105 @@ describe.skipIf(!hasRedis)('RedisStore on a single node', () => {
     expect(() => new RedisStore({} as never)).toThrow(/^\[sess\] RedisStore needs an ioredis client: pass \{ client: new Redis/);
   });
 
-  it('wraps a failing command in a StoreError naming the fix', async () => {
+  it('a command Redis refuses (a set where a record should be) is a StoreError E_STORE_REFUSED (500), not an outage', async () => {
     const { redis, store } = await fresh('wrongtype');
     await redis.sadd(store.key('set'), 'x'); // a set where a record should be
-    const err = await store.update('set', { put: { a: 1 }, lastSeen: 1 }, 60).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(StoreError);
-    expect((err as StoreError).code).toBe('E_STORE');
-    expect((err as StoreError).message).toMatch(/^\[sess\] RedisStore could not update the session: WRONGTYPE.*Check that Redis is reachable/);
+    for (const call of [
+      () => store.update('set', { put: { a: 1 }, lastSeen: 1 }, 60),
+      () => store.update('set', { put: { a: 1 }, lastSeen: 1 }, 60, { record: emptyRecord(1), version: '{}' }),
+      () => store.get('set'),
+      () => store.rotate('set', 'elsewhere', { lastSeen: 1 }, 60),
+    ]) {
+      const err = await call().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(StoreError);
+      expect((err as StoreError).code).toBe('E_STORE_REFUSED');
+      expect((err as StoreError).status).toBe(500);
+      expect((err as StoreError).message).toMatch(/^\[sess\] the session store refused to .*: the backend is reachable but rejected the value \(WRONGTYPE/);
+      expect((err as StoreError).cause).toBeInstanceOf(Error);
+    }
+    expect(await redis.exists(store.key('elsewhere'))).toBe(0);
+  });
+
+  it('a ttl Redis refuses (out of range for PX) is E_STORE_REFUSED and writes nothing', async () => {
+    const { redis, store } = await fresh('badttl');
+    for (const call of [
+      () => store.set('s', emptyRecord(1), 1e20),
+      () => store.update('s', { put: { a: 1 }, lastSeen: 1 }, 1e20),
+    ]) {
+      const err = await call().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(StoreError);
+      expect((err as StoreError).code).toBe('E_STORE_REFUSED');
+      expect((err as StoreError).message).toMatch(/not an integer or out of range/);
+    }
+    expect(await redis.exists(store.key('s'))).toBe(0);
+  });
+
+  it('get gives the stored text as the version: equal for two reads of an unchanged record, new after each write', async () => {
+    const { redis, store } = await fresh('version');
+    await store.set('v', { ...emptyRecord(1), user: 'u' }, 60);
+    const first = await store.get('v');
+    const again = await store.get('v');
+    expect(first?.version).toBe(await redis.get(store.key('v')));
+    expect(again?.version).toBe(first?.version);
+    const written = await store.update('v', { ifExists: true, put: { a: 1 }, lastSeen: 2 }, 60, first);
+    expect(written.version).not.toBe(first?.version);
+    expect(written.version).toBe(await redis.get(store.key('v')));
+    expect(await store.get('v')).toEqual({ record: written.record, version: written.version });
+    const slow = await store.update('v', { ifExists: true, put: { b: 1 }, lastSeen: 3 }, 60);
+    expect(slow.version).toBe(await redis.get(store.key('v')));
+    expect(await store.get('v')).toEqual({ record: slow.record, version: slow.version });
+    const none = await store.update('absent', { ifExists: true, put: { a: 1 }, lastSeen: 2 }, 60);
+    expect(none).toEqual({ existed: false, written: false, consumedTokens: [], consumedFlash: {} });
+  });
+
+  it('update with a held copy: one compare-and-set call while it is current, the full script once it is stale, the same result', async () => {
+    const { store } = await fresh('cas');
+    const client = store.client as unknown as { sessStoreCas: () => Promise<number>; sessStoreUpdate: () => Promise<unknown> };
+    const cas = vi.spyOn(client, 'sessStoreCas');
+    const update = vi.spyOn(client, 'sessStoreUpdate');
+    try {
+      await store.set('c', { ...emptyRecord(1), tokens: ['t'] }, 60);
+      const held = (await store.get('c'))!;
+      const first = await store.update('c', { ifExists: true, consumeTokens: ['t'], increment: { n: 1 }, lastSeen: 2 }, 60, held);
+      expect(first).toMatchObject({ existed: true, written: true, consumedTokens: ['t'] });
+      expect([cas.mock.calls.length, update.mock.calls.length]).toEqual([1, 0]);
+      // the same held copy again: stale now, so the script applies it to the stored record
+      const second = await store.update('c', { ifExists: true, consumeTokens: ['t'], increment: { n: 1 }, lastSeen: 3 }, 60, held);
+      expect(second).toMatchObject({ existed: true, written: true, consumedTokens: [] });
+      expect(second.record?.data).toEqual({ n: 2 });
+      expect([cas.mock.calls.length, update.mock.calls.length]).toEqual([2, 1]);
+      // and the version it returned takes the cheap path again
+      await store.update('c', { ifExists: true, increment: { n: 1 }, lastSeen: 4 }, 60, { record: second.record!, version: second.version! });
+      expect([cas.mock.calls.length, update.mock.calls.length]).toEqual([3, 1]);
+      expect((await store.get('c'))?.record.data).toEqual({ n: 3 });
+    } finally {
+      cas.mockRestore();
+      update.mockRestore();
+    }
+  });
+
+  it('rotate on one node is one script call over both keys: no GET, SET or DEL of its own', async () => {
+    const { store } = await fresh('onescript');
+    await store.set('a', { ...emptyRecord(1), user: 'u' }, 60);
+    await store.set('c', { ...emptyRecord(1), user: 'u' }, 60);
+    const held = await store.get('c');
+    const client = store.client as unknown as Record<string, () => unknown>;
+    const spies = Object.fromEntries(
+      ['get', 'set', 'del', 'sessStoreCas', 'sessStoreUpdate', 'sessStoreRotate', 'sessStoreRotateCas'].map((name) => [name, vi.spyOn(client, name)]),
+    );
+    try {
+      await store.rotate('a', 'b', { put: { x: 1 }, lastSeen: 2 }, 60);
+      await store.rotate('c', 'd', { put: { x: 1 }, lastSeen: 2 }, 60, held);
+      const counts = Object.fromEntries(Object.entries(spies).map(([name, spy]) => [name, spy.mock.calls.length]));
+      expect(counts).toEqual({ get: 0, set: 0, del: 0, sessStoreCas: 0, sessStoreUpdate: 0, sessStoreRotate: 1, sessStoreRotateCas: 1 });
+    } finally {
+      for (const spy of Object.values(spies)) spy.mockRestore();
+    }
+    expect((await store.listByUser('u')).map((s) => s.id).sort()).toEqual(['b', 'd']);
+  });
+
+  rotateCases({
+    stores: async (name) => ({ store: (await fresh(name)).store, other: (await fresh(name)).store }),
+    raw: () => clients[0]!,
   });
 });

@@ -5,6 +5,8 @@ export default defineConfig({
   format: ['esm', 'cjs'],
   dts: true,
   clean: true,
+  // One copy of each module in both formats: an error class must be the same class from every entry point.
+  splitting: true,
   sourcemap: true,
   target: 'node20',
   external: ['vitest'],

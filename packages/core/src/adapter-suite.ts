@@ -53,6 +53,8 @@ import { HttpClient } from './http-client.js';
 export interface ScenarioServer {
   baseUrl: string;
   close(): Promise<void>;
+  /** Headers every client of the suite sends (to route the suite to one part of an app). */
+  headers?: Record<string, string>;
   /** Only for an app that cannot use the store handed to `start` (another process). */
   setStoreDown?(down: boolean): void | Promise<void>;
 }
@@ -109,7 +111,7 @@ export function testAdapter(target: ScenarioTarget): void {
   describe(`${target.name}: adapter conformance`, () => {
     const store = new ControlledStore();
     let server: ScenarioServer;
-    const browser = () => new HttpClient(server.baseUrl);
+    const browser = () => new HttpClient(server.baseUrl, server.headers);
     const json = async (response: Response): Promise<Record<string, any>> => {
       expect(response.status, `${response.url} answered ${response.status}`).toBe(200);
       return (await response.json()) as Record<string, any>;

@@ -6,10 +6,15 @@
 export class HttpClient {
   readonly cookies = new Map<string, string>();
 
-  constructor(readonly baseUrl: string) {}
+  /** `headers`: sent with every request (unless the request sets them). */
+  constructor(
+    readonly baseUrl: string,
+    readonly headers: Record<string, string> = {},
+  ) {}
 
   async request(path: string, init: RequestInit & { form?: Record<string, string>; json?: unknown } = {}): Promise<Response> {
     const headers = new Headers(init.headers);
+    for (const [name, value] of Object.entries(this.headers)) if (!headers.has(name)) headers.set(name, value);
     const jar = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     if (jar && !headers.has('cookie')) headers.set('cookie', jar);
     let body = init.body;
@@ -47,7 +52,7 @@ export class HttpClient {
 
   /** Another browser that starts with this one's cookies (a copied cookie, a replay). */
   clone(): HttpClient {
-    const twin = new HttpClient(this.baseUrl);
+    const twin = new HttpClient(this.baseUrl, this.headers);
     for (const [k, v] of this.cookies) twin.cookies.set(k, v);
     return twin;
   }

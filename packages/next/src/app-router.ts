@@ -1,29 +1,29 @@
 import { debuglog } from 'node:util';
 import { SessionError, type SessionManager } from '@sess/core';
+import type { CookieAttributes, SessionCookie } from '@sess/core/http';
 import { cookieNotWritable } from './errors.js';
 import { type NextSession, cookieNeed, hasUnsavedChanges, withSave } from './next-session.js';
-import { type CookieSetOptions, parseSetCookie } from './set-cookie.js';
 
 const debug = debuglog('sess:next');
 
-/** The part of Next's `cookies()` object sess uses (structural: Next 14.2 and 15 alike). */
+/** The part of Next's `cookies()` object sess uses (structural: Next 14.2 to 16 alike). */
 export interface CookieJar {
   get(name: string): { value: string } | undefined;
-  set(name: string, value: string, options?: CookieSetOptions): unknown;
+  set(name: string, value: string, options?: Partial<CookieAttributes>): unknown;
 }
 
-/** Builds `getSession()` for server components, route handlers and server actions. */
+const setCookie = (jar: CookieJar, cookie: SessionCookie) => jar.set(cookie.name, cookie.value, cookie.options);
+
+/**
+ * Builds `getSession()` for server components, route handlers, server actions
+ * and `proxy.ts`/middleware (App Router).
+ */
 export function createGetSession<Data extends object>(manager: SessionManager<Data>): () => Promise<NextSession<Data>> {
   // One session per request: a layout and a page that both call getSession()
   // share it, so flash values consumed at load are seen by both. Next hands out
   // one cookies object per request, which makes it the key.
   const sessions = new WeakMap<object, Promise<NextSession<Data>>>();
   const name = manager.cookie.name;
-
-  const setCookie = (jar: CookieJar, header: string) => {
-    const parsed = parseSetCookie(header);
-    jar.set(parsed.name, parsed.value, parsed.options);
-  };
 
   async function load(jar: CookieJar): Promise<NextSession<Data>> {
     const incoming = jar.get(name)?.value;
@@ -37,27 +37,27 @@ export function createGetSession<Data extends object>(manager: SessionManager<Da
         // Set the cookie before the store sees the new id: if Next refuses (a
         // server component renders), nothing has been written yet.
         try {
-          setCookie(jar, manager.serializeCookie(session.id));
+          setCookie(jar, manager.cookieFor(session.id));
         } catch (err) {
           if (need === 'optional') return debug('new empty session not saved: cookies are read-only here');
           throw cookieNotWritable('server-component', err);
         }
       }
-      let header: string | undefined;
+      let cookie: SessionCookie | undefined;
       try {
-        header = await manager.commit(session);
+        cookie = await manager.commitCookie(session);
       } catch (err) {
         // The store failed: give the browser its old cookie back.
         if (need !== 'none') {
-          const { options } = parseSetCookie(manager.serializeCookie(session.id));
-          if (incoming === undefined) jar.set(name, '', { ...options, maxAge: 0 });
-          else jar.set(name, incoming, options);
+          const previous = manager.cookieFor(session.id);
+          if (incoming === undefined) setCookie(jar, manager.expiredCookie());
+          else jar.set(name, incoming, previous.options);
         }
         throw err;
       }
-      if (header === undefined) return;
+      if (cookie === undefined) return;
       try {
-        setCookie(jar, header);
+        setCookie(jar, cookie);
       } catch (err) {
         if (need !== 'none') throw err;
         // A re-signed or rolling cookie for an existing session: the store is
@@ -69,15 +69,16 @@ export function createGetSession<Data extends object>(manager: SessionManager<Da
 
   return async function getSession(): Promise<NextSession<Data>> {
     // Imported here, not at the top: next/headers works only inside a Next
-    // request, and the Pages Router helpers must load without it.
-    // (The specifier is cast because next ships no `exports` map for NodeNext types.)
-    const { cookies } = (await import('next/headers' as string)) as { cookies(): CookieJar | Promise<CookieJar> };
+    // request, and the Pages Router helpers must load without it. The `.js`
+    // file name: next has no exports map, so Node's ESM loader (unbundled, as
+    // with serverExternalPackages) needs it; bundlers resolve it the same.
+    const { cookies } = (await import('next/headers.js' as string)) as { cookies(): CookieJar | Promise<CookieJar> };
     let jar: CookieJar;
     try {
       jar = await cookies();
     } catch (err) {
       throw new SessionError(
-        '[sess] getSession() works only inside a Next.js App Router request (a server component, route handler or server action); in the Pages Router use getPagesSession(req, res), withSessionRoute() or withSessionSsr().',
+        '[sess] getSession() works only inside a Next.js App Router request (a server component, route handler, server action or proxy.ts); in the Pages Router use getPagesSession(req, res), withSessionRoute() or withSessionSsr().',
         { code: 'E_UNSUPPORTED', cause: err },
       );
     }
@@ -98,7 +99,7 @@ export function createGetSession<Data extends object>(manager: SessionManager<Da
  */
 async function warnIfNotSaved(unsaved: () => boolean): Promise<void> {
   try {
-    const { after } = (await import('next/server' as string)) as { after?: (task: () => void) => void };
+    const { after } = (await import('next/server.js' as string)) as { after?: (task: () => void) => void };
     after?.(() => {
       if (!unsaved()) return;
       process.emitWarning(

@@ -1,4 +1,5 @@
 import { type DefaultData, SessionManager, type SessionManagerOptions } from '@sess/core';
+import type { LifecycleOptions } from '@sess/core/http';
 import { createGetSession } from './app-router.js';
 import { createPagesHelpers } from './pages-router.js';
 import { createWithSession } from './route-handler.js';
@@ -14,7 +15,7 @@ import { createWithSession } from './route-handler.js';
  *   store: new RedisStore({ client }),
  * });
  */
-export function createNextSessions<Data extends object = DefaultData>(options: SessionManagerOptions | SessionManager<Data>) {
+export function createNextSessions<Data extends object = DefaultData>(options: (SessionManagerOptions & Pick<LifecycleOptions, 'commitOnError'>) | SessionManager<Data>) {
   // Duck-typed, not instanceof: Next may bundle @sess/core once per server layer.
   const manager =
     typeof (options as SessionManager<Data>).load === 'function' && typeof (options as SessionManager<Data>).commit === 'function'
@@ -27,7 +28,7 @@ export function createNextSessions<Data extends object = DefaultData>(options: S
     getSession: createGetSession(manager),
     /** App Router route handlers and middleware: the session in `context.session`, saved on return. */
     withSession: createWithSession(manager),
-    ...createPagesHelpers(manager),
+    ...createPagesHelpers(manager, { commitOnError: (options as LifecycleOptions).commitOnError }),
   };
 }
 

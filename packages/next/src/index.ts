@@ -3,4 +3,3 @@ export type { NextSession } from './next-session.js';
 export type { SessionHandler, WithSessionContext, WithSessionOptions } from './route-handler.js';
 export type { GetServerSidePropsContextWithSession, NextApiRequestWithSession } from './pages-router.js';
 export type { CookieJar } from './app-router.js';
-export { parseSetCookie, type CookieSetOptions, type ParsedSetCookie } from './set-cookie.js';

@@ -1,11 +1,9 @@
-import { debuglog } from 'node:util';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { SessionManager } from '@sess/core';
+import { CSRF_VARY, type CsrfOptions, type SessionManager } from '@sess/core';
+import { SessionLifecycle, beginNode, errorResponse, type LifecycleOptions, type SessionRequest } from '@sess/core/http';
 import type { GetServerSideProps, GetServerSidePropsContext, NextApiHandler, NextApiRequest, NextApiResponse } from 'next';
 import { cookieNotWritable } from './errors.js';
 import { type NextSession, cookieNeed, withSave } from './next-session.js';
-
-const debug = debuglog('sess:next');
 
 /** An API route request with its session. */
 export type NextApiRequestWithSession<Data extends object> = NextApiRequest & { session: NextSession<Data> };
@@ -14,68 +12,73 @@ export type GetServerSidePropsContextWithSession<Data extends object> = GetServe
   req: GetServerSidePropsContext['req'] & { session: NextSession<Data> };
 };
 
-export function createPagesHelpers<Data extends object>(manager: SessionManager<Data>) {
-  const sessions = new WeakMap<IncomingMessage, Promise<NextSession<Data>>>();
+/**
+ * The Pages Router on the Node binding of the lifecycle: the response is held
+ * until the session is committed however it ends (`res.json`, `res.redirect`,
+ * which calls writeHead, write and end, `res.writeHead`, a stream), so the
+ * cookie always arrives and a failed commit answers an error, never silence.
+ */
+export function createPagesHelpers<Data extends object>(manager: SessionManager<Data>, options: LifecycleOptions = {}) {
+  const lifecycle = new SessionLifecycle<Data>(manager, { commitOnError: options.commitOnError });
+  const requests = new WeakMap<IncomingMessage, Promise<{ session: NextSession<Data>; request: SessionRequest<Data> }>>();
 
-  async function save(session: NextSession<Data>, res: ServerResponse): Promise<void> {
-    if (res.headersSent) {
-      if (cookieNeed(session, manager) !== 'none') throw cookieNotWritable('headers-sent');
-      await manager.commit(session);
-      return;
-    }
-    const header = await manager.commit(session);
-    if (header === undefined) return;
-    const previous = res.getHeader('set-cookie');
-    const list = previous === undefined ? [] : Array.isArray(previous) ? previous : [String(previous)];
-    res.setHeader('set-cookie', [...list, header]);
-  }
-
-  /**
-   * The session of a Pages Router request (API route or `getServerSideProps`);
-   * `await session.save()` before the response is sent.
-   */
-  function getPagesSession(req: IncomingMessage, res: ServerResponse): Promise<NextSession<Data>> {
-    let pending = sessions.get(req);
+  function begin(req: IncomingMessage, res: ServerResponse, through = lifecycle) {
+    let pending = requests.get(req);
     if (pending === undefined) {
-      pending = manager.load(req.headers.cookie).then((loaded) => {
-        const session: NextSession<Data> = withSave(loaded, () => save(session, res));
-        return session;
+      // Next parses an API route's body before the handler: the CSRF form field is read from it.
+      pending = beginNode(through, req, res, { body: () => Promise.resolve((req as { body?: unknown }).body) }).then((request) => {
+        const session = withSave(request.session, async () => {
+          // The hold adds the cookie when the response starts; after that it is too late for a new one.
+          if (res.headersSent && cookieNeed(request.session, manager) !== 'none') throw cookieNotWritable('headers-sent');
+          await request.finish({ status: res.statusCode });
+        });
+        return { session, request };
       });
-      sessions.set(req, pending);
-      pending.catch(() => sessions.delete(req));
+      requests.set(req, pending);
+      pending.catch(() => requests.delete(req));
     }
     return pending;
   }
 
   /**
-   * Wraps an API route: `req.session` is loaded before it runs and saved when it
-   * ends the response (`res.json`, `res.send`, `res.end`), no `save()` needed.
+   * The session of a Pages Router request (API route or `getServerSideProps`).
+   * It is saved before the response goes out; `await session.save()` saves it
+   * earlier (and reports a store failure to you instead of to the client).
+   */
+  async function getPagesSession(req: IncomingMessage, res: ServerResponse): Promise<NextSession<Data>> {
+    return (await begin(req, res)).session;
+  }
+
+  /**
+   * Wraps an API route: `req.session` is loaded before it runs and saved when
+   * it ends the response, however it does (`res.json`, `res.redirect`, `res.end`).
+   * A handler that throws commits nothing (unless `commitOnError`). With
+   * `{ csrf: true }`, unsafe methods need a token (`_token` field or
+   * `x-csrf-token` header) and a refused one answers 403 before the handler.
    */
   function withSessionRoute<T = any>(
     handler: (req: NextApiRequestWithSession<Data>, res: NextApiResponse<T>) => unknown | Promise<unknown>,
+    routeOptions: { csrf?: boolean | CsrfOptions } = {},
   ): NextApiHandler<T> {
+    const through = routeOptions.csrf ? new SessionLifecycle<Data>(manager, { ...options, csrf: routeOptions.csrf }) : lifecycle;
     return async (req, res) => {
-      const session = await getPagesSession(req, res);
+      if (routeOptions.csrf) res.setHeader('Vary', CSRF_VARY);
+      let begun;
+      try {
+        begun = await begin(req, res, through);
+      } catch (err) {
+        // A refused CSRF token or a store failure: core's answer, no internal detail.
+        const { status, headers, body } = errorResponse(err);
+        return void res.writeHead(status, headers).end(body);
+      }
+      const { session, request } = begun;
       (req as NextApiRequestWithSession<Data>).session = session;
-      const end = res.end as unknown as (...a: unknown[]) => ServerResponse;
-      // Commit when the handler ends the response, before the headers go out.
-      // end() must stay synchronous for the caller, so the real end waits.
-      res.end = function (this: ServerResponse, ...args: unknown[]) {
-        res.end = end as typeof res.end;
-        session.save().then(
-          () => end.apply(res, args),
-          (err: unknown) => {
-            debug('session save failed: %s', err instanceof Error ? err.message : String(err));
-            if (res.headersSent) return end.call(res);
-            res.statusCode = (err as { status?: number }).status ?? 500;
-            res.removeHeader('content-length');
-            res.setHeader('content-type', 'text/plain; charset=utf-8');
-            end.call(res, err instanceof Error ? err.message : '[sess] the session could not be saved.');
-          },
-        );
-        return res;
-      } as typeof res.end;
-      await handler(req as NextApiRequestWithSession<Data>, res);
+      try {
+        await handler(req as NextApiRequestWithSession<Data>, res);
+      } catch (err) {
+        await request.finish({ error: err }).catch(() => undefined);
+        throw err;
+      }
     };
   }
 
@@ -84,9 +87,15 @@ export function createPagesHelpers<Data extends object>(manager: SessionManager<
     gssp: (context: GetServerSidePropsContextWithSession<Data>) => ReturnType<GetServerSideProps<P>>,
   ): GetServerSideProps<P> {
     return async (context) => {
-      const session = await getPagesSession(context.req, context.res);
+      const { session, request } = await begin(context.req, context.res);
       (context.req as GetServerSidePropsContextWithSession<Data>['req']).session = session;
-      const result = await gssp(context as GetServerSidePropsContextWithSession<Data>);
+      let result: Awaited<ReturnType<GetServerSideProps<P>>>;
+      try {
+        result = await gssp(context as GetServerSidePropsContextWithSession<Data>);
+      } catch (err) {
+        await request.finish({ error: err }).catch(() => undefined);
+        throw err;
+      }
       await session.save();
       return result;
     };

@@ -176,7 +176,7 @@ describe('Pages Router', () => {
     expect(await (await client.get('/api/whoami')).json()).toMatchObject({ pagesVisits: 2, isNew: false });
   });
 
-  it('getPagesSession(): save() after the headers went out refuses a new session and stores nothing', async () => {
+  it('getPagesSession(): a new session changed after the headers went out: save() refuses it and nothing is stored', async () => {
     const sizeBefore = await storeSize();
     const client = new HttpClient(baseUrl);
     const response = await client.get('/api/late-save');

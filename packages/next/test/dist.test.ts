@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { MemoryStore, SessionError } from '@sess/core';
 import { describe, expect, it } from 'vitest';
 
@@ -21,5 +23,18 @@ describe('the built package outside a Next request', () => {
     expect(error).toBeInstanceOf(SessionError);
     expect(error).toMatchObject({ code: 'E_UNSUPPORTED' });
     expect((error as Error).message).toMatch(/^\[sess\] getSession\(\) works only inside a Next\.js App Router request.*getPagesSession\(req, res\)/);
+  });
+
+  it('getSession() works unbundled, under Node's own ESM loader (serverExternalPackages): next/headers resolves', () => {
+    // Not through vitest's resolver: a plain `node` process, as Next runs an external package.
+    const script = `
+      import { createNextSessions } from '@sess/next';
+      import { MemoryStore } from '@sess/core';
+      const { getSession } = createNextSessions({ secret: '${secret}', store: new MemoryStore() });
+      const error = await getSession().catch((err) => err);
+      console.log(JSON.stringify({ code: error.code ?? error.message }));
+    `;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('../', import.meta.url)), encoding: 'utf8' });
+    expect(JSON.parse(out.trim().split('\n').at(-1)!)).toEqual({ code: 'E_UNSUPPORTED' });
   });
 });

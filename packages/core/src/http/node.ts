@@ -208,7 +208,10 @@ function lateCommit(res: HeldResponse, hold: Hold, argsLike: IArguments): unknow
   const args = Array.prototype.slice.call(argsLike) as unknown[];
   hold.state = 'holding';
   hold.ended = true;
-  hold.request.finish({ status: res.statusCode }).then(
+  // A new session's cookie can no longer reach the browser: storing it would only leave an orphan.
+  const session = hold.request.session;
+  const done = session.needsCookie ? hold.request.manager.rollback(session) : hold.request.finish({ status: res.statusCode });
+  done.then(
     (cookie) => {
       hold.state = 'done';
       if (cookie !== undefined) debug('the session cookie changed after the headers were sent: it cannot reach the browser');

@@ -79,7 +79,7 @@ describe('FileStore: a writer killed with SIGKILL mid-write', () => {
     let missing = 0;
     for (let i = 0; i < SESSIONS; i++) {
       const record = await store.get(`reliability-kill-${String(i).padStart(4, '0')}`);
-      if ((record?.data.blob as string | undefined)?.length !== SIZE) missing++;
+      if ((record?.record.data.blob as string | undefined)?.length !== SIZE) missing++;
     }
     // Locks left by the dead writer do not block this process (its pid is gone).
     const started = performance.now();

@@ -2,7 +2,7 @@
  * A store that hangs: every call it never answers ends, after `storeTimeout`,
  * in a StoreError (E_STORE_TIMEOUT) and, through HTTP, a 503 within the bound.
  */
-import { MemoryStore, SessionManager, StoreError, type SessionChange, type SessionRecord, type Store } from '@sess/core';
+import { MemoryStore, SessionManager, StoreError, type SessionChange, type SessionRecord, type Store, type VersionedRecord } from '@sess/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cookieOf, round, send, SECRET, startServer, type TestServer } from './helpers/app.js';
 import { Figures } from './helpers/figures.js';
@@ -26,11 +26,11 @@ class HangingStore implements Store {
   destroy(id: string) {
     return this.#gate('destroy', () => this.inner.destroy(id));
   }
-  touch(id: string, ttl: number) {
-    return this.#gate('touch', () => this.inner.touch(id, ttl));
+  update(id: string, c: SessionChange, ttl: number, expected?: VersionedRecord) {
+    return this.#gate('update', () => this.inner.update(id, c, ttl, expected));
   }
-  update(id: string, c: SessionChange, ttl: number) {
-    return this.#gate('update', () => this.inner.update(id, c, ttl));
+  rotate(oldId: string, newId: string, c: SessionChange, ttl: number, expected?: VersionedRecord) {
+    return this.#gate('rotate', () => this.inner.rotate(oldId, newId, c, ttl, expected));
   }
 }
 
@@ -72,7 +72,7 @@ describe('a hanging store', () => {
     ['a read (load)', ['get'], '/all'],
     ['a write (commit)', ['update'], '/put?key=x&value=1'],
     ['a new session write', ['set'], '/put?key=x&value=1'],
-    ['every call', ['get', 'set', 'update', 'touch', 'destroy'], '/put?key=x&value=1'],
+    ['every call', ['get', 'set', 'update', 'rotate', 'destroy'], '/put?key=x&value=1'],
   ] as const) {
     it(`through HTTP, ${what} that hangs gives 503 within the bound, for 50 overlapping requests`, async () => {
       const first = await send(server.baseUrl, '/put?key=seed&value=1');

@@ -68,7 +68,7 @@ for (const b of BACKENDS.filter((x) => !only || only.includes(x.name))) {
       expect(login.body.id).not.toBe(oldId);
       expect(await open.store.get(oldId)).toBeUndefined();
       const newRecord = await open.store.get(login.body.id);
-      expect(newRecord?.data).toMatchObject({ cart: '3', user: 'alice' });
+      expect(newRecord?.record.data).toMatchObject({ cart: '3', user: 'alice' });
 
       const newCookie = cookieOf(login.setCookie)!;
       const out = await send(server.baseUrl, '/signout', { cookie: newCookie });

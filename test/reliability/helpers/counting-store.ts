@@ -1,4 +1,4 @@
-import type { SessionChange, SessionRecord, Store } from '@sess/core';
+import type { SessionChange, SessionRecord, Store, VersionedRecord } from '@sess/core';
 
 /** Wraps a store and remembers every id it was asked to read or change. */
 export class CountingStore implements Store {
@@ -14,11 +14,12 @@ export class CountingStore implements Store {
   destroy(id: string) {
     return this.inner.destroy(id);
   }
-  touch(id: string, ttl: number) {
-    return this.inner.touch(id, ttl);
-  }
-  update(id: string, c: SessionChange, ttl: number) {
+  update(id: string, c: SessionChange, ttl: number, expected?: VersionedRecord) {
     this.reads.push(id);
-    return this.inner.update!(id, c, ttl);
+    return this.inner.update(id, c, ttl, expected);
+  }
+  rotate(oldId: string, newId: string, c: SessionChange, ttl: number, expected?: VersionedRecord) {
+    this.reads.push(oldId);
+    return this.inner.rotate(oldId, newId, c, ttl, expected);
   }
 }

@@ -7,3 +7,4 @@ export * as views from './views.js';
 export { styleSheet } from './style.js';
 export * as actions from './actions.js';
 export { serve } from './serve.js';
+export { favicon, FAVICON_HEADERS } from './favicon.js';

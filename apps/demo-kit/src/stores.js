@@ -29,11 +29,49 @@ const LABELS = { postgres: 'PostgreSQL', mysql: 'MySQL/MariaDB', redis: 'Redis' 
 
 /**
  * Opens the store SESS_STORE names, checking first that its server answers, so
- * that a missing server is one clear line rather than a stack trace.
+ * that a missing server is one clear line rather than a stack trace. Failures
+ * of the store while the demo runs are logged, one line each.
+ * @param {{ dataDir: string, env?: NodeJS.ProcessEnv, log?: (line: string) => void }} options
+ * @returns {Promise<OpenedStore>}
+ */
+export async function openStore({ dataDir, env = process.env, log = (/** @type {string} */ line) => console.error(line) }) {
+  const opened = await open({ dataDir, env });
+  return { ...opened, store: logFailures(opened.store, log) };
+}
+
+/**
+ * The store as the session manager sees it, with every failed call logged as
+ * one line (the visitor gets the 503 page; the person running the demo needs
+ * to know why). Calls go to the store itself, so its private state works.
+ * @template {object} S
+ * @param {S} store
+ * @param {(line: string) => void} log
+ * @returns {S}
+ */
+export function logFailures(store, log) {
+  const label = store.constructor?.name ?? 'store';
+  return new Proxy(store, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target);
+      if (typeof value !== 'function' || prop === 'constructor') return value;
+      return (/** @type {unknown[]} */ ...args) => {
+        const result = value.apply(target, args);
+        if (!(result instanceof Promise)) return result;
+        return result.catch((/** @type {unknown} */ err) => {
+          const message = err instanceof Error ? err.message : String(err);
+          log(`error: the session store failed (${label}.${String(prop)}): ${message.replace(/\s*\n\s*/g, ' ')}`);
+          throw err;
+        });
+      };
+    },
+  });
+}
+
+/**
  * @param {{ dataDir: string, env?: NodeJS.ProcessEnv }} options
  * @returns {Promise<OpenedStore>}
  */
-export async function openStore({ dataDir, env = process.env }) {
+async function open({ dataDir, env = process.env }) {
   const name = (env.SESS_STORE || 'file').trim().toLowerCase();
   switch (name) {
     case 'file': {

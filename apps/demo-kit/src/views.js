@@ -1,4 +1,4 @@
-import { html } from './html.js';
+import { html, raw } from './html.js';
 
 /**
  * What every page needs, whichever framework serves it.
@@ -9,6 +9,17 @@ import { html } from './html.js';
  * @property {{ name: string, description: string }} store
  * @property {string} path  the current path, to mark the navigation
  */
+
+/**
+ * Why the counter starts again at sign-in, shown under it (the Next.js demo
+ * prints the same text).
+ */
+export const VISITS_NOTE = raw(
+  'Signing in starts the count again at 1: <code>regenerateId()</code> gives the session a new id and fresh data, unless asked to keep it (<code>regenerateId(true)</code>). The demo starts fresh, as a sign-in usually should.',
+);
+
+/** Shown under the flash buttons after the page called reflash(). */
+export const REFLASHED_NOTE = raw('This page called <code>session.reflash()</code>: the message above shows once more on the next page you open.');
 
 /** Flash keys the demos use, in the order they are shown. */
 export const FLASH_KINDS = ['success', 'notice', 'error'];
@@ -57,6 +68,7 @@ export function layout(v, { title, body }) {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · sess ${v.framework} demo</title>
 <link rel="stylesheet" href="/style.css">
+<link rel="icon" href="/favicon.ico">
 </head>
 <body>
 <header class="top">
@@ -89,6 +101,7 @@ export function homePage(v, { visits }) {
   <p class="big" data-testid="visits">${visits}</p>
   <p>${visits === 1 ? 'visit to this page in this session.' : 'visits to this page in this session.'} Reload to count one more: the counter lives in the session, not in the cookie.</p>
 </section>
+<p class="hint note" data-testid="visits-note">${VISITS_NOTE}</p>
 <section class="grid">
   <a class="card" href="${user ? '/sessions' : '/sign-in'}"><h2>${user ? 'Your sessions' : 'Sign in'}</h2><p>${user ? 'See every browser signed in as you, and sign the others out.' : 'A CSRF-protected form. Signing in gives you a new session id and a one-time welcome message.'}</p></a>
   <a class="card" href="/flash"><h2>Flash messages</h2><p>Messages that live for exactly one more request, and how reflash keeps them one request longer.</p></a>
@@ -108,7 +121,7 @@ export function signInPage(v, { username = '', error } = {}) {
   <label>User name <input name="username" value="${username}" autocomplete="username" required maxlength="40" autofocus></label>
   <label>Password <input name="password" type="password" autocomplete="current-password" placeholder="any password works in the demo"></label>
   <button type="submit">Sign in</button>
-  <p class="hint">The form carries a one-time CSRF token. Signing in regenerates the session id (the old one stops working) and ties the session to your user name, so <a href="/sessions">Your sessions</a> can list it.</p>
+  <p class="hint">The form carries a one-time CSRF token. Signing in regenerates the session id (the old one stops working), starts fresh session data (the visit counter starts again at 1) and ties the session to your user name, so <a href="/sessions">Your sessions</a> can list it.</p>
 </form>`,
   });
 }
@@ -120,12 +133,12 @@ export function flashPage(v, { reflashed }) {
     body: html`
 <section class="card">
   <p>A flash message is stored for the <em>next</em> request only: press a button, the page reloads with the message, and it is gone when you reload again.</p>
-  ${reflashed ? html`<p class="hint" data-testid="reflashed">This page called <code>session.reflash()</code>: the message above shows once more on the next page you open.</p>` : ''}
   <form method="post" action="/flash" class="row">
     ${csrfField(v)}
     <button name="mode" value="once" type="submit">Flash a message</button>
     <button name="mode" value="reflash" type="submit" class="secondary">Flash, then reflash it</button>
   </form>
+  ${reflashed ? html`<p class="hint note" data-testid="reflashed">${REFLASHED_NOTE}</p>` : ''}
 </section>`,
   });
 }

@@ -1,3 +1,3 @@
 export { startDemo } from './start-demo.js';
 export { launchChromium } from './chromium.js';
-export { browserScenario } from './scenario.js';
+export { browserScenario, storeDownScenario } from './scenario.js';

@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { launchChromium } from './chromium.js';
 
@@ -39,6 +39,12 @@ export function browserScenario(t, { name, screenshotDir, start }) {
     const sessionCookie = async (context) => (await context.cookies()).find((c) => c.name === cookieName)?.value;
     /** @param {import('playwright-core').Page} p */
     const flash = (p, kind = 'success') => p.getByTestId(`flash-${kind}`);
+    /** Each page has one <title>, its own: "<h1> · sess <framework> demo". @param {import('playwright-core').Page} p */
+    const expectOwnTitle = async (p) => {
+      await expect(p.locator('title').count()).resolves.toBe(1);
+      const heading = await p.getByRole('heading', { level: 1 }).textContent();
+      await expect(p.title()).resolves.toBe(`${heading} · sess ${frameworkOf(name)} demo`);
+    };
 
     beforeAll(async () => {
       rmSync(screenshotDir, { recursive: true, force: true });
@@ -63,12 +69,14 @@ export function browserScenario(t, { name, screenshotDir, start }) {
       await page.reload();
       await expect(page.getByTestId('visits').textContent()).resolves.toBe('2');
       expect(await sessionCookie(first)).toBeTruthy();
+      await expectOwnTitle(page);
       await snap(page, 'visit-counter');
     });
 
     it('signs in through the CSRF form with a new session id, and greets once', async () => {
       const before = await sessionCookie(first);
       await page.goto('/sign-in');
+      await expectOwnTitle(page);
       await page.getByLabel('User name').fill('ada');
       await snap(page, 'sign-in-form');
       await Promise.all([page.waitForURL(`${demo.url}/`), page.getByRole('button', { name: 'Sign in' }).click()]);
@@ -77,6 +85,10 @@ export function browserScenario(t, { name, screenshotDir, start }) {
       const after = await sessionCookie(first);
       expect(after).toBeTruthy();
       expect(after).not.toBe(before);
+      // regenerateId() started fresh data: the counter is back at 1, and the page says why.
+      await expect(page.getByTestId('visits').textContent()).resolves.toBe('1');
+      await expect(page.getByTestId('visits-note').textContent()).resolves.toMatch(/regenerateId\(\).*fresh data/);
+      await expectOwnTitle(page);
       await snap(page, 'welcome-flash');
       await page.reload();
       await expect(flash(page).count()).resolves.toBe(0);
@@ -125,6 +137,11 @@ export function browserScenario(t, { name, screenshotDir, start }) {
       await Promise.all([page.waitForURL(`${demo.url}/flash`), page.getByRole('button', { name: 'Flash, then reflash it' }).click()]);
       await expect(flash(page, 'notice').textContent()).resolves.toMatch(/reflashed/);
       await expect(page.getByTestId('reflashed').count()).resolves.toBe(1);
+      // The hint sits below the buttons, clear of them.
+      const hint = await page.getByTestId('reflashed').boundingBox();
+      const buttons = await page.getByRole('button', { name: 'Flash, then reflash it' }).boundingBox();
+      expect(hint && buttons && hint.y >= buttons.y + buttons.height + 8).toBe(true);
+      await expectOwnTitle(page);
       await snap(page, 'reflash-first-page');
       await page.goto('/');
       await expect(flash(page, 'notice').textContent()).resolves.toMatch(/reflashed/);
@@ -144,6 +161,7 @@ export function browserScenario(t, { name, screenshotDir, start }) {
       expect(otherId).toMatch(/…$/);
       expect(otherId).not.toBe(firstId);
       await expect(page.getByTestId('store').textContent()).resolves.toBe('file');
+      await expectOwnTitle(page);
       await snap(page, 'this-session');
       await snap(other, 'second-browser-session');
     });
@@ -159,6 +177,7 @@ export function browserScenario(t, { name, screenshotDir, start }) {
       await expect(rows.count()).resolves.toBe(2);
       await expect(page.locator('tr.current').count()).resolves.toBe(1);
       await expect(page.locator('tr.current').textContent()).resolves.toMatch(/on Linux/);
+      await expectOwnTitle(page);
       await snap(page, 'your-sessions-two');
       await Promise.all([page.waitForURL(`${demo.url}/sessions`), page.getByRole('button', { name: /Sign out everywhere else/ }).click()]);
       await expect(flash(page).textContent()).resolves.toBe('Signed out 1 other session.');
@@ -170,6 +189,25 @@ export function browserScenario(t, { name, screenshotDir, start }) {
       await expect(flash(other, 'error').textContent()).resolves.toMatch(/Sign in/);
       await expect(other.getByTestId('user').count()).resolves.toBe(0);
       await snap(other, 'other-browser-signed-out');
+    });
+
+    it('serves /favicon.ico, linked from every page', async () => {
+      await page.goto('/');
+      await expect(page.locator('link[rel="icon"]').getAttribute('href')).resolves.toBe('/favicon.ico');
+      const icon = await page.request.get('/favicon.ico');
+      expect(icon.status()).toBe(200);
+      expect(icon.headers()['content-type']).toBe('image/x-icon');
+      expect([...(await icon.body()).subarray(0, 4)]).toEqual([0, 0, 1, 0]); // an ICO file
+      expect(icon.headers()['set-cookie']).toBeUndefined(); // no session for an icon
+    });
+
+    it('answers an unknown path with the styled 404 page', async () => {
+      const response = await page.goto('/no-such-page');
+      expect(response?.status()).toBe(404);
+      await expect(page.getByRole('heading', { level: 1 }).textContent()).resolves.toBe('Not found');
+      await expect(page.locator('link[rel="stylesheet"]').getAttribute('href')).resolves.toBe('/style.css');
+      await expectOwnTitle(page);
+      await snap(page, 'not-found');
     });
 
     it('signs out and loses access, even with the old cookie', async () => {
@@ -189,6 +227,70 @@ export function browserScenario(t, { name, screenshotDir, start }) {
       await stolen.goto('/sessions');
       expect(new URL(stolen.url()).pathname).toBe('/sign-in');
       await thief.close();
+    });
+  });
+}
+
+/** "express-demo" → "Express", as the pages name their framework. @param {string} name */
+function frameworkOf(name) {
+  return /** @type {Record<string, string>} */ ({ 'express-demo': 'Express', 'koa-demo': 'Koa', 'next-demo': 'Next.js' })[name] ?? name;
+}
+
+/**
+ * With the store down, a visitor without a cookie gets the same styled 503
+ * page as a returning one, and the demo logs the failure in one line. The
+ * file store is broken by putting a file where its folder was.
+ *
+ * @param {{ describe: Function, it: Function, expect: any, beforeAll: Function, afterAll: Function }} t
+ * @param {{ name: string, start: () => Promise<{ url: string, dataDir: string, stop: () => Promise<void>, output: () => string }> }} options
+ */
+export function storeDownScenario(t, { name, start }) {
+  const { describe, it, expect, beforeAll, afterAll } = t;
+
+  describe(`${name} with the session store down`, () => {
+    /** @type {Awaited<ReturnType<typeof start>>} */
+    let demo;
+    /** @type {import('playwright-core').Browser} */
+    let browser;
+
+    beforeAll(async () => {
+      [demo, browser] = await Promise.all([start(), launchChromium()]);
+    });
+
+    afterAll(async () => {
+      await browser?.close();
+      await demo?.stop();
+    });
+
+    /** @param {import('playwright-core').Page} page @param {import('playwright-core').Response | null} response */
+    const expectStyled503 = async (page, response) => {
+      expect(response?.status()).toBe(503);
+      await expect(page.getByRole('heading', { level: 1 }).textContent()).resolves.toBe('Sessions unavailable');
+      await expect(page.locator('link[rel="stylesheet"]').getAttribute('href')).resolves.toBe('/style.css');
+      await expect(page.title()).resolves.toBe(`Sessions unavailable · sess ${frameworkOf(name)} demo`);
+    };
+
+    it('gives a new and a returning visitor the same 503 page, and logs the failure', async () => {
+      const returning = await browser.newContext({ baseURL: demo.url });
+      const back = await returning.newPage();
+      await back.goto('/');
+      await expect(back.getByTestId('visits').textContent()).resolves.toBe('1');
+
+      const sessions = `${demo.dataDir}/sessions`;
+      rmSync(sessions, { recursive: true, force: true });
+      writeFileSync(sessions, 'not a folder: the store cannot work\n');
+      try {
+        await expectStyled503(back, await back.goto('/'));
+
+        const fresh = await browser.newContext({ baseURL: demo.url });
+        const page = await fresh.newPage();
+        await expectStyled503(page, await page.goto('/'));
+        expect(demo.output()).toMatch(/^error: the session store failed \(FileStore\.\w+\): .*ENOTDIR/m);
+        await fresh.close();
+      } finally {
+        rmSync(sessions, { force: true });
+        await returning.close();
+      }
     });
   });
 }

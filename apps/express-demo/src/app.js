@@ -1,6 +1,6 @@
 import express from 'express';
 import { csrf, session } from '@sess/express';
-import { actions, styleSheet, views } from 'demo-kit';
+import { actions, favicon, FAVICON_HEADERS, styleSheet, views } from 'demo-kit';
 
 /**
  * The demo site. Views get the session through `res.locals.session` and the
@@ -13,9 +13,38 @@ export function createApp({ sessionOptions, store }) {
   const { manager } = sessions;
   app.disable('x-powered-by');
 
-  // Before session(): the stylesheet needs no session, so it costs no store read.
+  // Before session(): the stylesheet and the icon need no session, so they cost no store read.
   app.get('/style.css', (req, res) => {
     res.type('text/css').set('Cache-Control', 'public, max-age=300').send(styleSheet);
+  });
+  app.get('/favicon.ico', (req, res) => {
+    res.set(FAVICON_HEADERS).send(favicon);
+  });
+
+  // Before session(): when the store fails while the session is saved, the
+  // adapter cannot call the error middleware below (the response was held
+  // until the save) and answers a plain-text 503 itself. This sends the
+  // demo's 503 page instead, the one a failure while loading gets.
+  app.use((req, res, next) => {
+    const { writeHead, end } = res;
+    let replace = false;
+    res.writeHead = /** @type {any} */ (
+      function (/** @type {number} */ status, /** @type {any[]} */ ...rest) {
+        if (status === 503 && /^text\/plain/.test(String(res.getHeader('content-type') ?? ''))) {
+          replace = true;
+          res.setHeader('Content-Type', 'text/html; charset=utf-8');
+        }
+        return writeHead.call(res, status, ...rest);
+      }
+    );
+    res.end = /** @type {any} */ (
+      function (/** @type {any[]} */ ...args) {
+        if (!replace) return end.apply(res, /** @type {any} */ (args));
+        const page = views.errorPage({ framework: 'Express', session: /** @type {any} */ (undefined), csrfToken: () => '', store, path: req.path }, views.describeError({ code: 'E_STORE' }));
+        return end.call(res, String(page));
+      }
+    );
+    next();
   });
 
   app.use(express.urlencoded({ extended: false }), sessions, csrf());

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { browserScenario, startDemo } from 'demo-kit/testing';
+import { browserScenario, startDemo, storeDownScenario } from 'demo-kit/testing';
 
 const appDir = fileURLToPath(new URL('..', import.meta.url));
 
@@ -11,4 +11,9 @@ browserScenario(
     screenshotDir: fileURLToPath(new URL('../test-results/screenshots/express-demo', import.meta.url)),
     start: () => startDemo({ name: 'express-demo', cwd: appDir, command: process.execPath, args: ['src/server.js'] }),
   },
+);
+
+storeDownScenario(
+  { describe, it, expect, beforeAll, afterAll },
+  { name: 'express-demo', start: () => startDemo({ name: 'express-demo', cwd: appDir, command: process.execPath, args: ['src/server.js'] }) },
 );

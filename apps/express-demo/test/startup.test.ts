@@ -11,7 +11,7 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 /** Starts the demo with `env` and returns how it ended: these settings never reach listen(). */
 function start(env: Record<string, string>) {
-  const { NODE_ENV, ...inherited } = process.env;
+  const { NODE_ENV, npm_lifecycle_event, ...inherited } = process.env;
   const result = spawnSync(process.execPath, ['src/server.js'], {
     cwd: appDir,
     env: { ...inherited, PORT: '0', SESS_DATA_DIR: dataDir, SESSION_SECRET: '', ...env },
@@ -42,10 +42,24 @@ describe('express-demo start-up problems are one line and exit code 1', () => {
     expect(stderr).toBe('error: SESS_STORE=mongo is not a store this demo knows: use one of file, sqlite, postgres, mysql, redis, redis-cluster.');
   });
 
-  it('requires SESSION_SECRET in production', () => {
+  it('names SESSION_SECRET and how to generate one when it is too short', () => {
+    const { code, stderr } = start({ SESSION_SECRET: 'too-short' });
+    expect(code).toBe(1);
+    expect(stderr).toBe(
+      'error: SESSION_SECRET is too short (9 bytes; it needs 32 or more): generate one with `SESSION_SECRET=$(node -e "console.log(require(\'crypto\').randomBytes(32).toString(\'base64url\'))")`, or unset it for a development secret.',
+    );
+  });
+
+  it('started by its package script, ends on its one line: status 0, so pnpm adds no lines of its own', () => {
+    const { code, stderr } = start({ SESS_STORE: 'mongo', npm_lifecycle_event: 'start' });
+    expect(code).toBe(0);
+    expect(stderr.split('\n')).toEqual(['error: SESS_STORE=mongo is not a store this demo knows: use one of file, sqlite, postgres, mysql, redis, redis-cluster.']);
+  });
+
+  it('requires SESSION_SECRET in production, saying how to generate one', () => {
     const { code, stderr } = start({ NODE_ENV: 'production' });
     expect(code).toBe(1);
-    expect(stderr).toMatch(/^error: SESSION_SECRET is not set: in production set it/);
+    expect(stderr).toMatch(/^error: SESSION_SECRET is not set: in production set it .*randomBytes\(32\)/);
     expect(stderr.split('\n')).toHaveLength(1);
   });
 });

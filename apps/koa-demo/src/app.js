@@ -2,7 +2,7 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import { csrf, session } from '@sess/koa';
-import { actions, styleSheet, views } from 'demo-kit';
+import { actions, favicon, FAVICON_HEADERS, styleSheet, views } from 'demo-kit';
 
 /**
  * The demo site. Views get the session through `ctx.state.session` and the
@@ -82,12 +82,18 @@ export function createApp({ sessionOptions, store }) {
   app
     // Outside session(): a store that fails while loading still gets a page.
     .use(errorPages)
-    // Before session(): the stylesheet needs no session, so it costs no store read.
+    // Before session(): the stylesheet and the icon need no session, so they cost no store read.
     .use(async (ctx, next) => {
-      if (ctx.path !== '/style.css') return next();
-      ctx.type = 'text/css';
-      ctx.set('Cache-Control', 'public, max-age=300');
-      ctx.body = styleSheet;
+      if (ctx.path === '/style.css') {
+        ctx.type = 'text/css';
+        ctx.set('Cache-Control', 'public, max-age=300');
+        ctx.body = styleSheet;
+      } else if (ctx.path === '/favicon.ico') {
+        ctx.set(FAVICON_HEADERS);
+        ctx.body = favicon;
+      } else {
+        return next();
+      }
     })
     .use(sessions)
     // Inside session(): a handled error (a refused form) still commits the session.

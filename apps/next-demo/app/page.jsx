@@ -1,14 +1,14 @@
-import { actions } from 'demo-kit';
+import { actions, views } from 'demo-kit';
 import { pageSession, shellOf } from '../lib/page.js';
 import { Shell } from './shell.jsx';
 
 export const dynamic = 'force-dynamic';
 
-export default async function HomePage() {
-  const { d, session } = await pageSession('/');
+export default async function HomePage({ searchParams }) {
+  const { d, session, save, cookiesOff } = await pageSession('/', searchParams);
   const visits = actions.countVisit(session);
-  const shell = shellOf(d, session, '/');
-  await session.save(); // a server component: only the store is written, the cookie stays
+  const shell = shellOf(d, session, '/', { cookiesOff });
+  await save(); // a server component: only the store is written, the cookie stays
   const user = session.user;
   return (
     <Shell shell={shell} title={user ? `Hello, ${user}` : 'Welcome'}>
@@ -21,6 +21,8 @@ export default async function HomePage() {
           the session, not in the cookie.
         </p>
       </section>
+      {/* The same text as the Express and Koa demos (demo-kit's views). */}
+      <p className="hint note" data-testid="visits-note" dangerouslySetInnerHTML={{ __html: views.VISITS_NOTE.value }} />
       <section className="grid">
         <a className="card" href={user ? '/sessions' : '/sign-in'}>
           <h2>{user ? 'Your sessions' : 'Sign in'}</h2>

@@ -1,15 +1,15 @@
-import { actions } from 'demo-kit';
+import { actions, views } from 'demo-kit';
 import { pageSession, shellOf } from '../../lib/page.js';
 import { CsrfField, Shell } from '../shell.jsx';
 
 export const dynamic = 'force-dynamic';
 
-export default async function FlashPage() {
-  const { d, session } = await pageSession('/flash');
+export default async function FlashPage({ searchParams }) {
+  const { d, session, save, cookiesOff } = await pageSession('/flash', searchParams);
   const reflashed = actions.showFlashPage(session);
-  const shell = shellOf(d, session, '/flash');
+  const shell = shellOf(d, session, '/flash', { cookiesOff });
   const token = session.generateToken();
-  await session.save();
+  await save();
   return (
     <Shell shell={shell} title="Flash messages">
       <section className="card">
@@ -17,11 +17,6 @@ export default async function FlashPage() {
           A flash message is stored for the <em>next</em> request only: press a button, the page reloads with the message, and it is gone when you
           reload again.
         </p>
-        {reflashed ? (
-          <p className="hint" data-testid="reflashed">
-            This page called <code>session.reflash()</code>: the message above shows once more on the next page you open.
-          </p>
-        ) : null}
         <form method="post" action="/api/flash" className="row">
           <CsrfField token={token} />
           <button name="mode" value="once" type="submit">
@@ -31,6 +26,7 @@ export default async function FlashPage() {
             Flash, then reflash it
           </button>
         </form>
+        {reflashed ? <p className="hint note" data-testid="reflashed" dangerouslySetInnerHTML={{ __html: views.REFLASHED_NOTE.value }} /> : null}
       </section>
     </Shell>
   );

@@ -4,11 +4,11 @@ import { Shell } from '../shell.jsx';
 
 export const dynamic = 'force-dynamic';
 
-export default async function SessionPage() {
-  const { d, session } = await pageSession('/session');
-  const shell = shellOf(d, session, '/session');
+export default async function SessionPage({ searchParams }) {
+  const { d, session, save, cookiesOff } = await pageSession('/session', searchParams);
+  const shell = shellOf(d, session, '/session', { cookiesOff });
   const data = session.all();
-  await session.save();
+  await save();
   return (
     <Shell shell={shell} title="This session">
       <section className="card">

@@ -5,16 +5,16 @@ import { CsrfField, Shell } from '../shell.jsx';
 
 export const dynamic = 'force-dynamic';
 
-export default async function SessionsPage() {
-  const { d, session } = await pageSession('/sessions');
+export default async function SessionsPage({ searchParams }) {
+  const { d, session, save, cookiesOff } = await pageSession('/sessions', searchParams);
   if (!actions.requireUser(session)) {
-    await session.save();
+    await save();
     redirect('/sign-in');
   }
   const sessions = await actions.listSessions(d.manager, session);
-  const shell = shellOf(d, session, '/sessions');
+  const shell = shellOf(d, session, '/sessions', { cookiesOff });
   const token = session.generateToken();
-  await session.save();
+  await save();
   const others = sessions.filter((s) => !s.current).length;
   return (
     <Shell shell={shell} title="Your sessions">

@@ -30,8 +30,14 @@ export function createApp({ sessionOptions, store }) {
     let replace = false;
     res.writeHead = /** @type {any} */ (
       function (/** @type {number} */ status, /** @type {any[]} */ ...rest) {
-        if (status === 503 && /^text\/plain/.test(String(res.getHeader('content-type') ?? ''))) {
+        const headers = rest.find((arg) => arg !== null && typeof arg === 'object' && !Array.isArray(arg));
+        const typeKey = headers && Object.keys(headers).find((k) => k.toLowerCase() === 'content-type');
+        const type = String((typeKey && headers[typeKey]) ?? res.getHeader('content-type') ?? '');
+        if (status === 503 && type.startsWith('text/plain')) {
           replace = true;
+          if (typeKey) delete headers[typeKey];
+          for (const k of Object.keys(headers ?? {})) if (k.toLowerCase() === 'content-length') delete headers[k];
+          res.removeHeader('Content-Length');
           res.setHeader('Content-Type', 'text/html; charset=utf-8');
         }
         return writeHead.call(res, status, ...rest);

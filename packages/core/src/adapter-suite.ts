@@ -386,13 +386,13 @@ export function testAdapter(target: ScenarioTarget): void {
         await json(await b.get('/put?key=before&value=1'));
         const anonymous = b.clone();
         const signIn = await b.get('/signin?user=ada');
-        expect(signIn.status).toBe(302);
+        expect([302, 303, 307]).toContain(signIn.status);
         expect(signIn.headers.getSetCookie()).toHaveLength(1);
         expect(await json(await b.get(signIn.headers.get('location')!))).toEqual({ value: 'ada', has: true });
         expect((await json(await anonymous.get('/all'))).all).toEqual({}); // the old id is gone
         const signedIn = b.clone();
         const signOut = await b.get('/signout');
-        expect(signOut.status).toBe(302);
+        expect([302, 303, 307]).toContain(signOut.status);
         expect(signOut.headers.getSetCookie().join()).toMatch(/max-age=0/i);
         expect(b.cookies.size).toBe(0);
         expect(await json(await signedIn.get('/get?key=user'))).toEqual({ value: null, has: false });

@@ -66,9 +66,12 @@ export function createCsrfCheck(options: CsrfOptions = {}) {
     }
     const origin = request.header('origin');
     if (origin === undefined) return; // not a browser, or an old one: the token decides
-    const host = request.header('host');
     if (origins.has(normaliseOrigin(origin))) return;
-    if (origin !== 'null' && host !== undefined && hostOf(origin) === host.toLowerCase()) return;
+    // The host the browser addressed: Host, or the one a proxy (or Next's rewrite)
+    // forwarded. Safe to trust for CSRF: a cross-site form cannot set either header.
+    const own = hostOf(origin);
+    const hosts = [request.header('host'), request.header('x-forwarded-host')?.split(',')[0]?.trim()];
+    if (origin !== 'null' && own !== undefined && hosts.some((h) => h !== undefined && h.toLowerCase() === own)) return;
     throw new CsrfError(`[sess] CSRF check refused a request from origin ${origin}: allow it with csrf({ origins }).`, 'origin-mismatch');
   }
 

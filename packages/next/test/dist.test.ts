@@ -25,7 +25,7 @@ describe('the built package outside a Next request', () => {
     expect((error as Error).message).toMatch(/^\[sess\] getSession\(\) works only inside a Next\.js App Router request.*getPagesSession\(req, res\)/);
   });
 
-  it('getSession() works unbundled, under Node's own ESM loader (serverExternalPackages): next/headers resolves', () => {
+  it('getSession() works unbundled, under Node ESM loader (serverExternalPackages): next/headers resolves', () => {
     // Not through vitest's resolver: a plain `node` process, as Next runs an external package.
     const script = `
       import { createNextSessions } from '@sess/next';

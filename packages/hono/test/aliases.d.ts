@@ -1,0 +1,7 @@
+// The npm aliases of the lowest and highest tested Hono share the types of `hono`.
+declare module 'hono-lowest' {
+  export * from 'hono';
+}
+declare module 'hono-latest' {
+  export * from 'hono';
+}

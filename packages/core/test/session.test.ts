@@ -444,3 +444,17 @@ describe('values that cannot be stored', () => {
     expect(result).toEqual([deep, big]);
   });
 });
+
+describe('setUser limits (what every store can keep)', () => {
+  it('accepts ids up to 512 characters and refuses longer ones, control characters and broken Unicode with a ValueError', async () => {
+    const { client } = setup();
+    const long = 'é'.repeat(512);
+    expect((await client.request((s) => s.setUser(long).user)).result).toBe(long);
+    for (const bad of ['x'.repeat(513), 'tab\there', 'nul\u0000', 'lone \ud800 surrogate', '']) {
+      await expect(client.request((s) => s.setUser(bad))).rejects.toMatchObject({ name: 'ValueError', code: 'E_VALUE' });
+    }
+    await expect(client.request((s) => s.setUser('x'.repeat(513)))).rejects.toThrow(/512/);
+    // A refused id changed nothing.
+    expect((await client.request((s) => s.user)).result).toBe(long);
+  });
+});

@@ -4,6 +4,22 @@ import { setOwn } from './value.js';
 /** How many CSRF tokens a session keeps: the newest 20, as in Mako. */
 export const TOKEN_RING_SIZE = 20;
 
+/**
+ * What a store keeps under an id that `rotate` moved away: not a record (it
+ * reads as absent), but it lets an overlapping `update` of the old id say
+ * `moved: true`. Any JSON object with the own key `"sess:rotated"` is a mark
+ * (a store may put a nonce or a time in the value).
+ */
+export const ROTATED_MARK: Readonly<{ 'sess:rotated': true }> = Object.freeze({ 'sess:rotated': true });
+
+/** Seconds a rotated mark stays, at most: longer than any request that loaded the old id. */
+export const ROTATED_MARK_TTL = 60;
+
+/** Whether a stored value is a rotated mark. */
+export function isRotatedMark(value: unknown): boolean {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) && Object.prototype.hasOwnProperty.call(value, 'sess:rotated');
+}
+
 /** A fresh record, as a new session starts. */
 export function emptyRecord(now: number): SessionRecord {
   return { data: {}, flash: {}, tokens: [], createdAt: now, lastSeen: now };

@@ -1,7 +1,7 @@
 export { SessionManager, managerOf, toManager, type CommitResult, type LoadOptions, type SessionManagerOptions, type UserSessionInfo } from './manager.js';
 export { MAX_USER_ID_LENGTH, Session, type NumericKey, type SessionKey } from './session.js';
 export { MemoryStore, type MemoryStoreOptions } from './memory-store.js';
-export { applyChange, emptyRecord, isEmptyChange, isSessionRecord, TOKEN_RING_SIZE } from './change.js';
+export { applyChange, emptyRecord, isEmptyChange, isRotatedMark, isSessionRecord, ROTATED_MARK, ROTATED_MARK_TTL, TOKEN_RING_SIZE } from './change.js';
 export { ConfigError, CsrfError, SessionError, SessionGoneError, StoreError, ValueError, toStoreError, type SessionErrorCode } from './errors.js';
 export { readCookieValues, type CookieAttributes, type CookieOptions, type SessionCookie } from './cookie.js';
 export type {

@@ -1,4 +1,4 @@
-import { applyChange, isSessionRecord } from './change.js';
+import { ROTATED_MARK, ROTATED_MARK_TTL, applyChange, isRotatedMark, isSessionRecord } from './change.js';
 import type { SessionChange, SessionRecord, Store, StoredSession, UpdateResult, VersionedRecord } from './types.js';
 
 export interface MemoryStoreOptions {
@@ -66,16 +66,23 @@ export class MemoryStore implements Store {
   async update(id: string, change: SessionChange, ttlSeconds: number, expected?: VersionedRecord): Promise<UpdateResult> {
     const current = this.#current(id, expected);
     const { record, ...result } = applyChange(current?.record, change);
-    if (!record) return { ...result, written: false };
+    if (!record) return { ...result, written: false, ...this.#moved(id) };
     return { ...result, written: true, record, version: this.#write(id, record, ttlSeconds) };
   }
 
   async rotate(oldId: string, newId: string, change: SessionChange, ttlSeconds: number, expected?: VersionedRecord): Promise<UpdateResult> {
     const current = this.#current(oldId, expected);
-    if (!current) return { existed: false, written: false, consumedTokens: [], consumedFlash: {} };
+    if (!current) return { existed: false, written: false, consumedTokens: [], consumedFlash: {}, ...this.#moved(oldId) };
     const { record, ...result } = applyChange(current.record, { ...change, ifExists: true });
-    this.#delete(oldId);
+    // The old id keeps a rotated mark, so an overlapping update of it learns the session moved.
+    this.#write(oldId, ROTATED_MARK, Math.min(ROTATED_MARK_TTL, ttlSeconds));
     return { ...result, written: true, record: record!, version: this.#write(newId, record!, ttlSeconds) };
+  }
+
+  /** `{ moved: true }` when `id` holds a live rotated mark. */
+  #moved(id: string): { moved?: true } {
+    const entry = this.entries.get(id);
+    return entry !== undefined && entry.expires > this.#clock() && entry.json.startsWith('{"sess:rotated"') ? { moved: true } : {};
   }
 
   async prune(): Promise<number> {
@@ -131,6 +138,7 @@ export class MemoryStore implements Store {
     try {
       const record: unknown = JSON.parse(entry.json);
       if (isSessionRecord(record)) return { record, version: entry.version };
+      if (isRotatedMark(record)) return undefined; // reads as absent, stays until it expires
     } catch {
       // corrupt: reads as absent, like every store
     }
@@ -138,8 +146,8 @@ export class MemoryStore implements Store {
     return undefined;
   }
 
-  #write(id: string, record: SessionRecord, ttlSeconds: number): number {
-    const user = record.user ?? null;
+  #write(id: string, record: SessionRecord | typeof ROTATED_MARK, ttlSeconds: number): number {
+    const user = 'user' in record ? (record.user ?? null) : null;
     const previous = this.entries.get(id);
     if (previous && previous.user !== user) this.#unindex(previous.user, id);
     const version = ++this.#revision;

@@ -2,22 +2,22 @@
  * The store kit (`@sess/core/store`): what a store author needs beside the
  * contract. A backend that has no native atomic update (a key-value store with
  * a conditional put: DynamoDB, Cloudflare KV with etags, MongoDB) implements
- * the three calls of `CasBackend` and gets `update`, `rotate` and `get` from
+ * the two calls of `CasBackend` and gets `update`, `rotate` and `get` from
  * `casStore()`; the rest (`set`, `destroy`, the user index) are one call each.
  *
  * @example
- * const cas = casStore({ read, writeIf, remove });
+ * const cas = casStore({ read, writeIf });
  * class MyStore implements Store {
  *   get = cas.get; update = cas.update; rotate = cas.rotate;
  *   set = (id, record, ttl) => backend.put(id, JSON.stringify(record), ttl);
  *   destroy = (id) => backend.delete(id);
  * }
  */
-import { applyChange, isSessionRecord } from './change.js';
+import { ROTATED_MARK, ROTATED_MARK_TTL, applyChange, isRotatedMark, isSessionRecord } from './change.js';
 import { StoreError, toStoreError } from './errors.js';
 import type { RecordVersion, SessionChange, SessionRecord, UpdateResult, VersionedRecord } from './types.js';
 
-export { applyChange, emptyRecord, isEmptyChange, isSessionRecord, TOKEN_RING_SIZE } from './change.js';
+export { applyChange, emptyRecord, isEmptyChange, isRotatedMark, isSessionRecord, ROTATED_MARK, ROTATED_MARK_TTL, TOKEN_RING_SIZE } from './change.js';
 export { StoreError, toStoreError } from './errors.js';
 export type { RecordVersion, SessionChange, SessionRecord, Store, StoredSession, UpdateResult, VersionedRecord } from './types.js';
 
@@ -29,7 +29,7 @@ export interface RawEntry {
   version: RecordVersion;
 }
 
-/** The three calls a compare-and-set backend provides. */
+/** The two calls a compare-and-set backend provides. */
 export interface CasBackend {
   /** The entry under `id`, or undefined when there is none (or it expired). */
   read(id: string): Promise<RawEntry | undefined>;
@@ -39,8 +39,6 @@ export interface CasBackend {
    * Returns the new version, or undefined when the condition failed.
    */
   writeIf(id: string, value: unknown, ttlSeconds: number, expected: RecordVersion | null): Promise<RecordVersion | undefined>;
-  /** Deletes the entry under `id` (absent is not an error). */
-  remove(id: string): Promise<void>;
 }
 
 export interface CasStoreOptions {
@@ -50,15 +48,9 @@ export interface CasStoreOptions {
    * @default 100
    */
   attempts?: number;
-  /** Seconds a rotated-away id keeps its tombstone (overlapping writes on the old id find it gone). @default 60 */
+  /** Seconds a rotated-away id keeps its mark (overlapping writes on the old id learn it moved). @default 60 */
   tombstoneTtl?: number;
 }
-
-/** What a rotated-away id holds until it is removed: reads as absent, never matches a record. */
-interface Tombstone {
-  movedTo: 'sess:rotated';
-}
-const TOMBSTONE: Tombstone = { movedTo: 'sess:rotated' };
 
 /**
  * `get`, `update` and `rotate` of the store contract from a compare-and-set
@@ -66,15 +58,16 @@ const TOMBSTONE: Tombstone = { movedTo: 'sess:rotated' };
  */
 export function casStore(backend: CasBackend, options: CasStoreOptions = {}) {
   const attempts = options.attempts ?? 100;
-  const tombstoneTtl = options.tombstoneTtl ?? 60;
+  const tombstoneTtl = options.tombstoneTtl ?? ROTATED_MARK_TTL;
 
-  const read = async (id: string, expected?: VersionedRecord): Promise<{ record: SessionRecord | undefined; version: RecordVersion | null }> => {
+  type Current = { record: SessionRecord | undefined; version: RecordVersion | null; moved?: boolean };
+  const read = async (id: string): Promise<Current> => {
     const entry = await backend.read(id);
     if (entry === undefined) return { record: undefined, version: null };
-    // The caller's record when the version still matches: no second parse of the same text.
-    if (expected !== undefined && entry.version === expected.version) return { record: expected.record, version: entry.version };
+    if (isRotatedMark(entry.value)) return { record: undefined, version: entry.version, moved: true };
     return { record: isSessionRecord(entry.value) ? entry.value : undefined, version: entry.version };
   };
+  const gone = (current: Current): UpdateResult => ({ existed: false, written: false, consumedTokens: [], consumedFlash: {}, ...(current.moved ? { moved: true } : {}) });
 
   const conflict = (action: string) =>
     new StoreError(`[sess] the session store could not ${action}: ${attempts} attempts in a row lost a race with other writers. Check for a runaway client writing the same session.`, { code: 'E_STORE' });
@@ -87,12 +80,11 @@ export function casStore(backend: CasBackend, options: CasStoreOptions = {}) {
 
     async update(id: string, change: SessionChange, ttlSeconds: number, expected?: VersionedRecord): Promise<UpdateResult> {
       // First try on the caller's copy without reading: one conditional write when nothing changed meanwhile.
-      let current: { record: SessionRecord | undefined; version: RecordVersion | null } | undefined =
-        expected !== undefined ? { record: expected.record, version: expected.version } : undefined;
+      let current: Current | undefined = expected !== undefined ? { record: expected.record, version: expected.version } : undefined;
       for (let i = 0; i < attempts; i++) {
         current ??= await read(id);
         const { record, ...outcome } = applyChange(current.record, change);
-        if (record === undefined) return { ...outcome, written: false };
+        if (record === undefined) return gone(current);
         const version = await backend.writeIf(id, record, ttlSeconds, current.version);
         if (version !== undefined) return { ...outcome, written: true, record, version };
         current = undefined;
@@ -101,22 +93,20 @@ export function casStore(backend: CasBackend, options: CasStoreOptions = {}) {
     },
 
     async rotate(oldId: string, newId: string, change: SessionChange, ttlSeconds: number, expected?: VersionedRecord): Promise<UpdateResult> {
-      let current: { record: SessionRecord | undefined; version: RecordVersion | null } | undefined =
-        expected !== undefined ? { record: expected.record, version: expected.version } : undefined;
+      let current: Current | undefined = expected !== undefined ? { record: expected.record, version: expected.version } : undefined;
       for (let i = 0; i < attempts; i++) {
         current ??= await read(oldId);
-        if (current.record === undefined) return { existed: false, written: false, consumedTokens: [], consumedFlash: {} };
+        if (current.record === undefined) return gone(current);
         const { record, ...outcome } = applyChange(current.record, { ...change, ifExists: true });
-        // The linearisation point: the old id becomes a tombstone only if nobody wrote it since
-        // we read it. From here on an overlapping update of the old id finds it gone.
-        const marked = await backend.writeIf(oldId, TOMBSTONE, tombstoneTtl, current.version);
+        // The linearisation point: the old id becomes a rotated mark only if nobody wrote it
+        // since we read it. From here on an overlapping update of the old id learns it moved.
+        const marked = await backend.writeIf(oldId, ROTATED_MARK, Math.min(tombstoneTtl, ttlSeconds), current.version);
         if (marked === undefined) {
           current = undefined;
           continue;
         }
         const version = await backend.writeIf(newId, record, ttlSeconds, null);
         if (version === undefined) throw new StoreError('[sess] the session store could not rotate the session: the new id is taken.', { code: 'E_STORE' });
-        await backend.remove(oldId);
         return { ...outcome, written: true, record, version };
       }
       throw conflict('rotate the session');

@@ -333,9 +333,31 @@ export function testStore<S extends Store>(options: TestStoreOptions<S>): void {
         expect(results.every((r) => r.existed === r.written)).toBe(true);
         expect((await read(to))!.data.n ?? 0).toBe(landed);
         expect(await read(from)).toBeUndefined();
-        // Later writes to the old id find it gone and write nothing.
-        expect(await store.update(from, { ifExists: true, put: { late: 1 }, lastSeen: 50 }, 60)).toMatchObject({ existed: false, written: false });
+        // Later writes to the old id find it gone, write nothing, and learn it moved.
+        expect(await store.update(from, { ifExists: true, put: { late: 1 }, lastSeen: 50 }, 60)).toMatchObject({ existed: false, written: false, moved: true });
         expect(await read(from)).toBeUndefined();
+      });
+
+      it('tells a moved id from a destroyed one: an update of a rotated-away id says moved, of a destroyed id not', async () => {
+        const [from, to, destroyed] = [id(), id(), id()];
+        await store.set(from, { ...emptyRecord(1), user: `u-${from}` }, 60);
+        await store.set(destroyed, emptyRecord(1), 60);
+        const held = (await store.get(from))!;
+        await store.rotate(from, to, { lastSeen: 2 }, 60);
+        await store.destroy(destroyed);
+        const late = await store.update(from, { ifExists: true, increment: { n: 1 }, lastSeen: 3 }, 60, held);
+        expect(late).toMatchObject({ existed: false, written: false, moved: true });
+        const gone = await store.update(destroyed, { ifExists: true, increment: { n: 1 }, lastSeen: 3 }, 60);
+        expect(gone).toMatchObject({ existed: false, written: false });
+        expect(gone.moved ?? false).toBe(false);
+        // The mark is no session: it reads as absent, is never listed, and cannot be rotated again.
+        expect(await store.get(from)).toBeUndefined();
+        if (store.listByUser) expect((await store.listByUser(`u-${from}`)).map((s) => s.id)).toEqual([to]);
+        const again = await store.rotate(from, id(), { lastSeen: 4 }, 60);
+        expect(again).toMatchObject({ existed: false, written: false, moved: true });
+        // destroy() removes a mark like any record.
+        await store.destroy(from);
+        expect((await store.update(from, { ifExists: true, put: { x: 1 }, lastSeen: 5 }, 60)).moved ?? false).toBe(false);
       });
 
       it('moves the user index with the record', async (ctx) => {

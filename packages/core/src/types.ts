@@ -109,6 +109,13 @@ export interface UpdateResult {
   existed: boolean;
   /** Whether a record was written. */
   written: boolean;
+  /**
+   * For an update that found no record: the id was rotated away (regenerated)
+   * shortly before, so the change belonged to a session that lives on under
+   * another id. Core then fails the request visibly (409) instead of dropping
+   * the change quietly, as it does for a destroyed session.
+   */
+  moved?: boolean;
   /** The consumed tokens that really were in the ring. */
   consumedTokens: string[];
   /** The consumed flash values that really were pending. */
@@ -159,6 +166,12 @@ export interface Store {
    * a session revoked meanwhile is never brought back. An update of `oldId`
    * that overlaps is either in the moved record or finds `oldId` gone.
    * `change.ifExists` is implied. `expected` as for `update`.
+   *
+   * The old id keeps a rotated mark (`ROTATED_MARK`, a JSON object with the own
+   * key `"sess:rotated"`) for a short while (60 s, or the record's remaining
+   * ttl if shorter): it reads as absent everywhere, is never listed, and makes
+   * an `update` of the old id answer `{ existed: false, written: false, moved: true }`.
+   * A `rotate` of a marked id answers the same and writes nothing.
    */
   rotate(oldId: string, newId: string, change: SessionChange, ttlSeconds: number, expected?: VersionedRecord): Promise<UpdateResult>;
   /** Optional: delete expired records, returning how many. */

@@ -147,3 +147,18 @@ describe('errorResponse', () => {
     expect(errorResponse(store).headers['content-type']).toMatch(/^text\/plain/);
   });
 });
+
+describe('the request lifecycle: two sign-ins of one session at once', () => {
+  it('the first moves the session; the second fails visibly (409) and leaves the first one\'s cookie alone', async () => {
+    const { lifecycle, request } = setup();
+    const first = await request('GET', (s) => s.put('cart', ['x']));
+    const cookie = `${first.set!.name}=${first.set!.value}`;
+    const exchange: Exchange = { method: 'POST', header: (n) => (n === 'cookie' ? cookie : undefined) };
+    const [a, b] = await Promise.all([lifecycle.begin(exchange), lifecycle.begin(exchange)]);
+    a.session.regenerateId(true);
+    b.session.regenerateId(true);
+    const moved = await a.finish();
+    expect(moved?.value).not.toBe('');
+    await expect(b.finish()).rejects.toMatchObject({ code: 'E_SESSION_GONE', status: 409 });
+  });
+});

@@ -401,12 +401,26 @@ describe('concurrency', () => {
     const slow = await manager.load(client.cookie);
     await client.request((s) => s.destroy());
     slow.put('late', true);
-    // The change cannot land: it fails visibly (409), and nothing comes back.
-    await expect(manager.commit(slow)).rejects.toMatchObject({ code: 'E_SESSION_GONE', status: 409 });
+    // Signed out: the late change goes with the session, quietly, and nothing comes back.
+    expect(await manager.commit(slow)).toBeUndefined();
     expect(await manager.store.get(id)).toBeUndefined();
-    // A request that only read (a rolling refresh) ends quietly.
     const reader = await manager.load(client.cookie);
     expect(reader.isNew).toBe(true);
+  });
+
+  it('a request that changed a session another request regenerated meanwhile fails visibly (409); one that only read ends quietly', async () => {
+    const manager = make();
+    const { client } = await signedInClient(manager);
+    const [slow, reader, signIn] = await Promise.all([manager.load(client.cookie), manager.load(client.cookie), manager.load(client.cookie)]);
+    signIn.regenerateId(true);
+    await manager.commit(signIn);
+    slow.put('late', true);
+    await expect(manager.commit(slow)).rejects.toMatchObject({ name: 'SessionGoneError', code: 'E_SESSION_GONE', status: 409 });
+    reader.get('user');
+    expect(await manager.commit(reader)).toBeUndefined();
+    // A second sign-in of the same old session fails visibly too, and leaves the first one's cookie alone.
+    const twice = await manager.load(client.cookie);
+    expect(twice.isNew).toBe(true); // the old id reads as absent
   });
 
   it('a flash value is delivered to exactly one of two overlapping requests', async () => {

@@ -53,7 +53,6 @@ class KvStore implements Store {
         }
       },
       writeIf: (id, value, ttl, expected) => this.kv.putIf(id, JSON.stringify(value), ttl, expected === null ? null : Number(expected)),
-      remove: (id) => this.kv.delete(id),
     };
   }
   async set(id: string, record: SessionRecord, ttlSeconds: number) {

@@ -1,3 +1,4 @@
+import { type CsrfEvent, diagnostics } from './diagnostics.js';
 import { CsrfError } from './errors.js';
 import type { SessionManager } from './manager.js';
 import type { Session } from './session.js';
@@ -46,6 +47,12 @@ export const CSRF_VARY = 'Sec-Fetch-Site, Origin';
  * const check = createCsrfCheck({ origins: ['https://example.com'] });
  * await check(manager, session, { method: req.method, header: (n) => req.headers[n], body: req.body });
  */
+/** A refusal: published on `sess:csrf` for whoever listens, then thrown by the caller. */
+function refused(error: CsrfError, method: string): CsrfError {
+  if (diagnostics.csrf.hasSubscribers) diagnostics.csrf.publish({ reason: error.reason, method: method.toUpperCase() } satisfies CsrfEvent);
+  return error;
+}
+
 export function createCsrfCheck(options: CsrfOptions = {}) {
   const field = options.field ?? '_token';
   const header = (options.header ?? 'x-csrf-token').toLowerCase();
@@ -62,7 +69,7 @@ export function createCsrfCheck(options: CsrfOptions = {}) {
       if (site === 'same-site' && allowSameSite) return;
       const origin = request.header('origin');
       if (origin !== undefined && origins.has(normaliseOrigin(origin))) return;
-      throw new CsrfError(`[sess] CSRF check refused a ${site} request: allow its origin with csrf({ origins })${site === 'same-site' ? ' or allowSameSite' : ''}.`, 'cross-site');
+      throw refused(new CsrfError(`[sess] CSRF check refused a ${site} request: allow its origin with csrf({ origins })${site === 'same-site' ? ' or allowSameSite' : ''}.`, 'cross-site'), request.method);
     }
     const origin = request.header('origin');
     if (origin === undefined) return; // not a browser, or an old one: the token decides
@@ -72,7 +79,7 @@ export function createCsrfCheck(options: CsrfOptions = {}) {
     const own = hostOf(origin);
     const hosts = [request.header('host'), request.header('x-forwarded-host')?.split(',')[0]?.trim()];
     if (origin !== 'null' && own !== undefined && hosts.some((h) => h !== undefined && h.toLowerCase() === own)) return;
-    throw new CsrfError(`[sess] CSRF check refused a request from origin ${origin}: allow it with csrf({ origins }).`, 'origin-mismatch');
+    throw refused(new CsrfError(`[sess] CSRF check refused a request from origin ${origin}: allow it with csrf({ origins }).`, 'origin-mismatch'), request.method);
   }
 
   async function tokenOf(request: CsrfRequest): Promise<string | undefined> {
@@ -93,11 +100,11 @@ export function createCsrfCheck(options: CsrfOptions = {}) {
     return undefined;
   }
 
-  function refuse(token: string | undefined): never {
+  function refuse(token: string | undefined, method = 'POST'): never {
     if (token === undefined) {
-      throw new CsrfError(`[sess] CSRF token missing: send it in the "${field}" form field or the "${header}" header.`, 'missing-token');
+      throw refused(new CsrfError(`[sess] CSRF token missing: send it in the "${field}" form field or the "${header}" header.`, 'missing-token'), method);
     }
-    throw new CsrfError('[sess] CSRF token invalid, expired or already used: render the form again with a new session.generateToken().', 'invalid-token');
+    throw refused(new CsrfError('[sess] CSRF token invalid, expired or already used: render the form again with a new session.generateToken().', 'invalid-token'), method);
   }
 
   const isSafe = (method: string) => safe.has(method.toUpperCase());
@@ -106,7 +113,7 @@ export function createCsrfCheck(options: CsrfOptions = {}) {
     if (isSafe(request.method)) return;
     checkSource(request);
     const token = await tokenOf(request);
-    if (token === undefined || !(await manager.consumeToken(session, token))) refuse(token);
+    if (token === undefined || !(await manager.consumeToken(session, token))) refuse(token, request.method);
   }
   // The parts, for the request lifecycle, which consumes the token inside `load`.
   return Object.assign(csrfCheck, { isSafe, checkSource, tokenOf, refuse });

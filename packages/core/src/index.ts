@@ -18,3 +18,14 @@ export type {
   VersionedRecord,
 } from './types.js';
 export { createCsrfCheck, CSRF_VARY, type CsrfOptions, type CsrfRequest } from './csrf.js';
+export {
+  CHANNELS,
+  type CommitEvent,
+  type ConflictEvent,
+  type CsrfEvent,
+  type DestroyEvent,
+  type LoadEvent,
+  type RegenerateEvent,
+  type StoreEvent,
+  type TimeoutEvent,
+} from './diagnostics.js';

@@ -3,6 +3,7 @@ import { debuglog } from 'node:util';
 import { applyChange, emptyRecord, isEmptyChange, isSessionRecord } from './change.js';
 import { type CookieOptions, type ResolvedCookieOptions, type SessionCookie, expiredCookie, readCookieValues, resolveCookieOptions, sessionCookie } from './cookie.js';
 import { ConfigError, SessionError, SessionGoneError, StoreError, ValueError, toStoreError } from './errors.js';
+import { type CommitEvent, type DestroyEvent, type LoadEvent, type RegenerateEvent, type StoreEvent, type TimeoutEvent, diagnostics, idPrefix } from './diagnostics.js';
 import { generateId, isIdShape } from './ids.js';
 import { MemoryStore } from './memory-store.js';
 import { MANAGER, STATE, Session, type SessionTimes } from './session.js';
@@ -168,7 +169,22 @@ export class SessionManager<Data extends object = DefaultData> {
    * atomic write, so of two overlapping requests exactly one shows them.
    * Throws `StoreError` when the store fails, never a silent fresh session.
    */
-  async load(cookieHeader: string | null | undefined, options?: LoadOptions): Promise<Session<Data>> {
+  load(cookieHeader: string | null | undefined, options?: LoadOptions): Promise<Session<Data>> {
+    if (!diagnostics.load.hasSubscribers && !diagnostics.timeout.hasSubscribers) return this.#load(cookieHeader, options);
+    const start = performance.now();
+    const trace: Partial<LoadEvent> = { outcome: 'new' };
+    return this.#load(cookieHeader, options, trace).then((session) => {
+      if (diagnostics.load.hasSubscribers) {
+        const s = session[STATE];
+        const event: LoadEvent = { outcome: trace.outcome!, flashTaken: trace.flashTaken ?? 0, tokenUsed: s.tokenUsed, durationMs: performance.now() - start };
+        if (trace.idPrefix !== undefined) event.idPrefix = trace.idPrefix;
+        diagnostics.load.publish(event);
+      }
+      return session;
+    });
+  }
+
+  async #load(cookieHeader: string | null | undefined, options: LoadOptions | undefined, trace?: Partial<LoadEvent>): Promise<Session<Data>> {
     const now = this.#clock();
     let verified: { id: string; secretIndex: number } | undefined;
     for (const value of readCookieValues(cookieHeader, this.cookie.name)) {
@@ -177,16 +193,26 @@ export class SessionManager<Data extends object = DefaultData> {
     }
     if (!verified) return this.#fresh(now);
     const id = verified.id;
+    if (trace) trace.idPrefix = idPrefix(id);
 
-    const found = await this.#call('read the session', () => this.store.get(id));
-    if (found == null) return this.#fresh(now);
+    const found = await this.#call('read the session', () => this.store.get(id), 'get', id);
+    if (found == null) {
+      if (trace) trace.outcome = 'unknown';
+      return this.#fresh(now);
+    }
     if (!isSessionRecord(found.record)) {
       debug('record of %s has an unknown shape: starting a new session', id.slice(0, 8));
+      if (trace) trace.outcome = 'invalid';
       return this.#fresh(now);
     }
     const loaded: VersionedRecord = found;
     if (this.#expired(loaded.record, now)) {
       debug('session %s timed out: deleting it', id.slice(0, 8));
+      if (trace) {
+        trace.outcome = 'expired';
+        const kind = now - loaded.record.createdAt > this.absoluteTimeout * 1000 ? 'absolute' : 'idle';
+        if (diagnostics.timeout.hasSubscribers) diagnostics.timeout.publish({ idPrefix: idPrefix(id), kind } satisfies TimeoutEvent);
+      }
       const session = this.#fresh(now);
       session[STATE].deletes.push(id);
       return session;
@@ -202,12 +228,20 @@ export class SessionManager<Data extends object = DefaultData> {
       if (flashKeys.length > 0) change.consumeFlash = flashKeys;
       if (useToken) change.consumeTokens = [token];
       const result = await this.#update(id, change, this.#ttl(loaded.record.createdAt, now), loaded);
-      if (!result.existed) return this.#fresh(now);
+      if (!result.existed) {
+        if (trace) trace.outcome = 'unknown';
+        return this.#fresh(now);
+      }
       if (flashKeys.length > 0) flash = result.consumedFlash;
+      if (trace) {
+        trace.outcome = 'loaded';
+        trace.flashTaken = Object.keys(result.consumedFlash).length;
+      }
       tokenUsed = useToken && result.consumedTokens.includes(token);
       const record = result.record ?? applyChange(loaded.record, change).record!;
       return new Session<Data>({ id, record, loaded: this.#after(result), isNew: false, resign: verified.secretIndex > 0, flash, tokenUsed }, this.#times, this);
     }
+    if (trace) trace.outcome = 'loaded';
     return new Session<Data>({ id, record: loaded.record, loaded, isNew: false, resign: verified.secretIndex > 0, flash, tokenUsed }, this.#times, this);
   }
 
@@ -226,8 +260,28 @@ export class SessionManager<Data extends object = DefaultData> {
    */
   commitCookie(session: Session<Data>): Promise<CommitResult> {
     const state = session[STATE];
-    state.committed ??= this.#commit(session);
+    state.committed ??= diagnostics.commit.hasSubscribers || diagnostics.regenerate.hasSubscribers ? this.#traced(session, (trace) => this.#commit(session, trace)) : this.#commit(session);
     return state.committed as Promise<CommitResult>;
+  }
+
+  /** Runs a commit (or rollback) and publishes it on `sess:commit`. */
+  #traced(session: Session<Data>, run: (trace: { outcome: CommitEvent['outcome'] }) => Promise<CommitResult>): Promise<CommitResult> {
+    const start = performance.now();
+    const trace: { outcome: CommitEvent['outcome'] } = { outcome: 'unchanged' };
+    const publish = (event: Partial<CommitEvent>) => {
+      if (!diagnostics.commit.hasSubscribers) return;
+      diagnostics.commit.publish({ outcome: trace.outcome, idPrefix: idPrefix(session[STATE].id), durationMs: performance.now() - start, ...event } satisfies CommitEvent);
+    };
+    return run(trace).then(
+      (cookie) => {
+        publish({});
+        return cookie;
+      },
+      (err: { code?: string }) => {
+        publish({ outcome: err?.code === 'E_SESSION_GONE' ? 'gone' : 'failed', code: err?.code });
+        throw err;
+      },
+    );
   }
 
   /**
@@ -238,14 +292,16 @@ export class SessionManager<Data extends object = DefaultData> {
    */
   rollback(session: Session<Data>): Promise<CommitResult> {
     const s = session[STATE];
-    s.committed ??= (async () => {
-      await this.#deleteAll(s.deletes.filter((id) => id !== s.loadedId));
+    const run = async (trace?: { outcome: CommitEvent['outcome'] }) => {
+      if (trace) trace.outcome = 'rolled-back';
+      await this.#deleteAll(s.deletes.filter((id) => id !== s.loadedId), s.loadedId);
       return !s.isNew && s.loadedId !== undefined && s.resign && s.id === s.loadedId ? this.#cookie(s.id) : undefined;
-    })();
+    };
+    s.committed ??= diagnostics.commit.hasSubscribers ? this.#traced(session, run) : run();
     return s.committed as Promise<CommitResult>;
   }
 
-  async #commit(session: Session<Data>): Promise<CommitResult> {
+  async #commit(session: Session<Data>, trace?: { outcome: CommitEvent['outcome'] }): Promise<CommitResult> {
     const s = session[STATE];
     const now = this.#clock();
     const change = s.change;
@@ -257,8 +313,13 @@ export class SessionManager<Data extends object = DefaultData> {
       const createdAt = change.reset ? now : (s.loaded?.record.createdAt ?? s.createdAt);
       const move: SessionChange = { ...change, ifExists: true, lastSeen: now };
       if (s.loaded) this.#checkSize(applyChange(s.loaded.record, move).record!);
-      const result = await this.#call('regenerate the session', () => this.store.rotate(from, s.id, move, this.#ttl(createdAt, now), s.loaded));
-      await this.#deleteAll(s.deletes);
+      const result = await this.#call('regenerate the session', () => this.store.rotate(from, s.id, move, this.#ttl(createdAt, now), s.loaded), 'rotate', from);
+      await this.#deleteAll(s.deletes, s.loadedId);
+      if (diagnostics.regenerate.hasSubscribers) {
+        const outcome = result.existed ? 'rotated' : result.moved ? 'moved' : 'revoked';
+        diagnostics.regenerate.publish({ fromPrefix: idPrefix(from), toPrefix: idPrefix(s.id), outcome } satisfies RegenerateEvent);
+      }
+      if (trace) trace.outcome = result.existed ? 'rotated' : 'destroyed';
       if (!result.existed) {
         // Regenerated by an overlapping request (another tab signing in): its cookie is the
         // browser's now; say so rather than expire it.
@@ -277,14 +338,16 @@ export class SessionManager<Data extends object = DefaultData> {
 
     if (s.isNew) {
       if (!changed && !s.mustSave && !(this.saveUninitialized && !s.destroyed)) {
-        await this.#deleteAll(s.deletes);
+        await this.#deleteAll(s.deletes, s.loadedId);
+        if (trace && s.destroyed) trace.outcome = 'destroyed';
         return s.destroyed ? expiredCookie(this.cookie) : undefined;
       }
       // A new id, or a new session after destroy(): write it, then delete the old one.
       const { record } = applyChange(undefined, { ...change, ifExists: false, lastSeen: now });
       this.#checkSize(record!);
-      await this.#call('write the session', () => this.store.set(s.id, record!, this.#ttl(record!.createdAt, now)));
-      await this.#deleteAll(s.deletes);
+      await this.#call('write the session', () => this.store.set(s.id, record!, this.#ttl(record!.createdAt, now)), 'set', s.id);
+      await this.#deleteAll(s.deletes, s.loadedId);
+      if (trace) trace.outcome = 'created';
       s.isNew = false;
       s.loadedId = s.id;
       s.createdAt = record!.createdAt;
@@ -292,7 +355,7 @@ export class SessionManager<Data extends object = DefaultData> {
       return this.#cookie(s.id);
     }
 
-    await this.#deleteAll(s.deletes); // ids of timed-out sessions (none for a loaded one)
+    await this.#deleteAll(s.deletes, s.loadedId); // ids of timed-out sessions (none for a loaded one)
     const needsTouch = this.rolling && now - s.lastSeen >= this.touchAfter * 1000;
     if (!changed && !needsTouch) return s.resign ? this.#cookie(s.id) : undefined;
 
@@ -306,8 +369,10 @@ export class SessionManager<Data extends object = DefaultData> {
       // was only bookkeeping (a rolling refresh, a used token).
       debug('session %s vanished before commit (%s): nothing written', s.id.slice(0, 8), result.moved ? 'regenerated' : 'destroyed');
       if (result.moved && changed && hasUserChange(update)) throw new SessionGoneError();
+      if (trace) trace.outcome = 'gone';
       return undefined;
     }
+    if (trace) trace.outcome = 'written';
     this.#moved(s, result);
     return s.resign || (this.cookie.maxAge !== undefined && this.rolling) ? this.#cookie(s.id) : undefined;
   }
@@ -350,7 +415,7 @@ export class SessionManager<Data extends object = DefaultData> {
   async listSessions(userId: string, options: { current?: Session<Data> } = {}): Promise<UserSessionInfo[]> {
     const store = this.#userIndex('listSessions');
     const now = this.#clock();
-    const found = await this.#call('list the sessions of a user', () => store.listByUser!(userId));
+    const found = await this.#call('list the sessions of a user', () => store.listByUser!(userId), 'listByUser');
     const currentId = options.current?.id;
     return found
       .filter(({ record }) => isSessionRecord(record) && record.user === userId && !this.#expired(record, now))
@@ -373,7 +438,7 @@ export class SessionManager<Data extends object = DefaultData> {
   async destroySessions(userId: string, options: { except?: Session<Data> | string } = {}): Promise<number> {
     const store = this.#userIndex('destroySessions');
     const except = typeof options.except === 'string' ? options.except : options.except?.id;
-    return this.#call('delete the sessions of a user', () => store.destroyByUser!(userId, except));
+    return this.#call('delete the sessions of a user', () => store.destroyByUser!(userId, except), 'destroyByUser');
   }
 
   /** The `Set-Cookie` value for `id` (for adapters that set cookies themselves). */
@@ -442,12 +507,15 @@ export class SessionManager<Data extends object = DefaultData> {
     }
   }
 
-  async #deleteAll(ids: string[]): Promise<void> {
-    for (const id of ids.splice(0)) await this.#call('delete the session', () => this.store.destroy(id));
+  async #deleteAll(ids: string[], loadedId?: string): Promise<void> {
+    for (const id of ids.splice(0)) {
+      await this.#call('delete the session', () => this.store.destroy(id), 'destroy', id);
+      if (diagnostics.destroy.hasSubscribers) diagnostics.destroy.publish({ idPrefix: idPrefix(id), reason: id === loadedId ? 'destroy' : 'timeout' } satisfies DestroyEvent);
+    }
   }
 
   #update(id: string, change: SessionChange, ttl: number, expected?: VersionedRecord): Promise<UpdateResult> {
-    return this.#call('update the session', () => this.store.update(id, change, ttl, expected));
+    return this.#call('update the session', () => this.store.update(id, change, ttl, expected), 'update', id);
   }
 
   #userIndex(method: string): Store {
@@ -457,8 +525,32 @@ export class SessionManager<Data extends object = DefaultData> {
     return this.store;
   }
 
-  /** Runs a store call bounded by `storeTimeout`, turning every failure into a StoreError. */
-  #call<T>(action: string, run: () => Promise<T>): Promise<T> {
+  /**
+   * Runs a store call bounded by `storeTimeout`, turning every failure into a
+   * StoreError, and publishes it on `sess:store` when someone listens.
+   */
+  #call<T>(action: string, run: () => Promise<T>, method: StoreEvent['method'], id?: string): Promise<T> {
+    if (!diagnostics.store.hasSubscribers) return this.#bounded(action, run);
+    const start = performance.now();
+    const publish = (outcome: StoreEvent['outcome'], code?: string) => {
+      const event: StoreEvent = { method, outcome, durationMs: performance.now() - start };
+      if (id !== undefined) event.idPrefix = idPrefix(id);
+      if (code !== undefined) event.code = code;
+      diagnostics.store.publish(event);
+    };
+    return this.#bounded(action, run).then(
+      (value) => {
+        publish('ok');
+        return value;
+      },
+      (err: StoreError) => {
+        publish(err.code === 'E_STORE_TIMEOUT' ? 'timeout' : 'error', err.code);
+        throw err;
+      },
+    );
+  }
+
+  #bounded<T>(action: string, run: () => Promise<T>): Promise<T> {
     let promise: Promise<T>;
     try {
       promise = run();

@@ -14,6 +14,7 @@
  * }
  */
 import { ROTATED_MARK, ROTATED_MARK_TTL, applyChange, isRotatedMark, isSessionRecord } from './change.js';
+import { type ConflictEvent, diagnostics, idPrefix } from './diagnostics.js';
 import { StoreError, toStoreError } from './errors.js';
 import type { RecordVersion, SessionChange, SessionRecord, UpdateResult, VersionedRecord } from './types.js';
 
@@ -88,6 +89,7 @@ export function casStore(backend: CasBackend, options: CasStoreOptions = {}) {
         const version = await backend.writeIf(id, record, ttlSeconds, current.version);
         if (version !== undefined) return { ...outcome, written: true, record, version };
         current = undefined;
+        conflicted('update', id, i + 1);
       }
       throw conflict('update the session');
     },
@@ -103,6 +105,7 @@ export function casStore(backend: CasBackend, options: CasStoreOptions = {}) {
         const marked = await backend.writeIf(oldId, ROTATED_MARK, Math.min(tombstoneTtl, ttlSeconds), current.version);
         if (marked === undefined) {
           current = undefined;
+          conflicted('rotate', oldId, i + 1);
           continue;
         }
         const version = await backend.writeIf(newId, record, ttlSeconds, null);
@@ -112,6 +115,11 @@ export function casStore(backend: CasBackend, options: CasStoreOptions = {}) {
       throw conflict('rotate the session');
     },
   };
+}
+
+/** A compare-and-set write lost a race: published on `sess:store:conflict` (stores with their own CAS may call it too). */
+export function conflicted(method: ConflictEvent['method'], id: string, attempt: number): void {
+  if (diagnostics.conflict.hasSubscribers) diagnostics.conflict.publish({ method, idPrefix: idPrefix(id), attempt } satisfies ConflictEvent);
 }
 
 /** Runs a backend call, turning whatever it throws into a `StoreError` naming `action`. */

@@ -92,7 +92,7 @@ export class SessionLifecycle<Data extends object = DefaultData> {
     const session = await this.manager.load(cookie, { token });
     if (!session[STATE].tokenUsed) {
       // A session made in this request has no stored ring: nothing can be valid.
-      csrf.refuse(token);
+      csrf.refuse(token, exchange.method);
     }
     return new SessionRequest(this, session);
   }

@@ -20,10 +20,11 @@ const setCookie = await manager.commit(seed);
 const cookieHeader = setCookie.split(';')[0];
 
 // A store stub that answers at once, to time verification without MemoryStore's JSON parse.
-const record = await manager.store.get(seed.id);
+const found = await manager.store.get(seed.id); // { record, version }
+const nothing = { existed: true, written: false, consumedTokens: [], consumedFlash: {} };
 const stubManager = new SessionManager({
   secret: SECRET,
-  store: { get: async () => record, set: async () => {}, destroy: async () => {}, touch: async () => {} },
+  store: { get: async () => found, set: async () => {}, destroy: async () => {}, update: async () => nothing, rotate: async () => nothing },
   cookie: { secure: false },
 });
 const id = randomBytes(32).toString('base64url');

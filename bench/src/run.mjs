@@ -227,35 +227,61 @@ const table = markdownTable(
   ]),
 );
 
-// ---- targets ---------------------------------------------------------------------------
+// ---- targets ----------------------------------------------------------------------------
+// Round two (issue 14). Each target is checked on both ratios: req/s (this row over the
+// other) and server CPU per request (the other's over this row's). "holds" needs both;
+// on a shared machine CPU per request is the steadier of the two.
 const row = (id, route) => rows.find((r) => r.scenario.id === id && r.route === route);
 const targets = [];
-function target(name, a, b, minRatio, kind = 'peer') {
+function target(name, a, b, minRatio, group = 'round two') {
   const ra = row(...a);
   const rb = row(...b);
-  if (!ra || !rb) return targets.push({ name, status: 'not measured' });
+  if (!ra || !rb) return targets.push({ name, group, minRatio, status: `not measured${skipped.has(a[0]) ? ` (${a[0]} skipped)` : skipped.has(b[0]) ? ` (${b[0]} skipped)` : ''}` });
   const ratio = ra.rps / rb.rps;
   const cpuRatio = rb.cpuUs / ra.cpuUs;
-  targets.push({ name, ratio, cpuRatio, minRatio, holds: ratio >= minRatio, status: ratio >= minRatio ? 'holds' : `MISSED by ${fmt((1 - ratio / minRatio) * 100, 0)}%`, kind });
+  const byRps = ratio >= minRatio;
+  const byCpu = cpuRatio >= minRatio;
+  const short = (x) => `${fmt((1 - x / minRatio) * 100, 0)}%`;
+  const status = byRps && byCpu ? 'holds' : byRps ? `holds on req/s; CPU/req short by ${short(cpuRatio)}` : byCpu ? `holds on CPU/req; req/s short by ${short(ratio)}` : `MISSED by ${short(ratio)} (req/s), ${short(cpuRatio)} (CPU/req)`;
+  targets.push({ name, group, ratio, cpuRatio, minRatio, holds: byRps && byCpu, byRps, byCpu, status });
 }
-target('read: @sess/express Memory >= 85% of bare Express', ['sess-express-memory', '/read'], ['express-bare', '/read'], 0.85);
-target('read: @sess/express Memory >= 1.4x express-session Memory', ['sess-express-memory', '/read'], ['es-memory', '/read'], 1.4);
-target('read: @sess/express Redis >= 1.3x express-session + connect-redis', ['sess-express-redis', '/read'], ['es-redis', '/read'], 1.3);
-target('write: @sess/express Memory >= 1.2x express-session Memory', ['sess-express-memory', '/write'], ['es-memory', '/write'], 1.2);
-target('write: @sess/express Redis >= 1.2x express-session + connect-redis', ['sess-express-redis', '/write'], ['es-redis', '/write'], 1.2);
-target('write: @sess/express KnexStore PG >= 1.2x express-session + connect-session-knex PG', ['sess-express-pg', '/write'], ['es-pg', '/write'], 1.2);
+const pct = (x) => `${fmt(x * 100, 0)}%`;
+// Read: the session nearly free.
+target(`read: @sess/express Memory >= ${pct(0.9)} of bare Express`, ['sess-express-memory', '/read'], ['express-bare', '/read'], 0.9);
+target(`read: @sess/koa Memory >= ${pct(0.85)} of bare Koa`, ['sess-koa-memory', '/read'], ['koa-bare', '/read'], 0.85);
+target(`read: @sess/express Redis >= ${pct(0.75)} of bare Express`, ['sess-express-redis', '/read'], ['express-bare', '/read'], 0.75);
+target(`read: @sess/koa Redis >= ${pct(0.75)} of bare Koa`, ['sess-koa-redis', '/read'], ['koa-bare', '/read'], 0.75);
+// Write.
+target('write: @sess/express Memory >= 1.4x express-session Memory', ['sess-express-memory', '/write'], ['es-memory', '/write'], 1.4);
+target('write: @sess/express Redis >= 1.5x express-session + connect-redis', ['sess-express-redis', '/write'], ['es-redis', '/write'], 1.5);
+target('write: @sess/koa Memory >= 1.3x koa-session (cookie)', ['sess-koa-memory', '/write'], ['koa-session-cookie', '/write'], 1.3);
+target('write: @sess/koa Redis >= 1.3x koa-session + koa-redis', ['sess-koa-redis', '/write'], ['koa-session-redis', '/write'], 1.3);
+// Embedded stores.
+target(`write: @sess/express KnexStore SQLite >= ${pct(0.3)} of bare Express`, ['sess-express-sqlite', '/write'], ['express-bare', '/write'], 0.3);
+target('write: @sess/express KnexStore SQLite >= 2x express-session + better-sqlite3-session-store', ['sess-express-sqlite', '/write'], ['es-sqlite', '/write'], 2);
+target('write: @sess/express FileStore >= 2x express-session + session-file-store', ['sess-express-file', '/write'], ['es-file', '/write'], 2);
+target('read: @sess/express FileStore >= 1.5x express-session + session-file-store', ['sess-express-file', '/read'], ['es-file', '/read'], 1.5);
+// PostgreSQL.
 for (const route of ['/read', '/write']) {
-  target(`${route.slice(1)}: @sess/koa Memory >= koa-session (cookie)`, ['sess-koa-memory', route], ['koa-session-cookie', route], 1);
-  target(`${route.slice(1)}: @sess/koa Redis >= koa-session + koa-redis`, ['sess-koa-redis', route], ['koa-session-redis', route], 1);
+  target(`${route.slice(1)}: @sess/express KnexStore PG >= 1.5x express-session + connect-pg-simple`, ['sess-express-pg', route], ['es-pgsimple', route], 1.5);
 }
-target('read: @sess/next >= iron-session (route handler)', ['next-sess', '/read'], ['next-iron', '/read'], 1);
+// Fastify and Hono, where their adapters exist.
+for (const [fw, peer, label] of [['fastify', 'fastify-session', '@fastify/session'], ['hono', 'hono-sessions', 'hono-sessions']]) {
+  if (!SCENARIOS.some((s) => s.id === `sess-${fw}-memory`)) continue;
+  for (const route of ['/read', '/write']) target(`${route.slice(1)}: @sess/${fw} Memory >= 1.3x ${label}`, [`sess-${fw}-memory`, route], [peer, route], 1.3);
+}
+// Round one's targets that round two did not replace, kept as a regression check.
+target('read: @sess/express Redis >= 1.3x express-session + connect-redis', ['sess-express-redis', '/read'], ['es-redis', '/read'], 1.3, 'round one (kept)');
+target('write: @sess/express KnexStore PG >= 1.2x express-session + connect-session-knex', ['sess-express-pg', '/write'], ['es-pg', '/write'], 1.2, 'round one (kept)');
+target('read: @sess/koa Redis >= koa-session + koa-redis', ['sess-koa-redis', '/read'], ['koa-session-redis', '/read'], 1, 'round one (kept)');
+target('read: @sess/next >= iron-session (route handler)', ['next-sess', '/read'], ['next-iron', '/read'], 1, 'round one (kept)');
 
 // Store economy: a read costs one read and no write; a write one read and one write (or one atomic update).
 const economy = [];
 for (const r of rows.filter((x) => x.scenario.lib !== 'bare' && !['cookie'].includes(x.scenario.store))) {
   const st = r.store;
   const reads = st.get ?? 0;
-  const writes = (st.set ?? 0) + (st.update ?? 0) + (st.touch ?? 0) + (st.destroy ?? 0);
+  const writes = (st.set ?? 0) + (st.update ?? 0) + (st.rotate ?? 0) + (st.touch ?? 0) + (st.destroy ?? 0);
   // 3% slack: requests in flight at the window's edges are counted on one side only.
   const ok = r.route === '/read' ? reads <= 1.03 && writes <= 0.03 : reads <= 1.03 && writes <= 1.03;
   economy.push([r.scenario.label, r.route, fmt(reads, 2), fmt(writes, 2), counted(r.backend), ok ? 'yes' : 'NO']);
@@ -263,9 +289,11 @@ for (const r of rows.filter((x) => x.scenario.lib !== 'bare' && !['cookie'].incl
 const economyTable = markdownTable(['scenario', 'route', 'store reads/req', 'store writes/req', 'backend cmds/req', '<= 1 read + (read: 0 | write: 1) write'], economy);
 
 const targetTable = markdownTable(
-  ['target', 'req/s ratio', 'CPU/req ratio', 'result'],
-  targets.map((t) => [t.name, t.ratio === undefined ? '' : `${fmt(t.ratio, 2)}x`, t.cpuRatio === undefined ? '' : `${fmt(t.cpuRatio, 2)}x`, t.status]),
+  ['target', 'group', 'req/s ratio', 'CPU/req ratio', 'result'],
+  targets.map((t) => [t.name, t.group, t.ratio === undefined ? '' : `${fmt(t.ratio, 2)}x`, t.cpuRatio === undefined ? '' : `${fmt(t.cpuRatio, 2)}x`, t.status]),
 );
+const held = targets.filter((t) => t.group === 'round two' && t.holds).length;
+const measured = targets.filter((t) => t.group === 'round two' && t.ratio !== undefined).length;
 const driftLine = drift.map((d) => fmt(d.rps, 0)).join(', ');
 const driftSpread = drift.length > 1 ? (Math.max(...drift.map((d) => d.rps)) / Math.min(...drift.map((d) => d.rps)) - 1) * 100 : 0;
 
@@ -286,6 +314,8 @@ const lines = [
   economyTable,
   '',
   '### Targets',
+  '',
+  `Round two: ${held} of ${measured} measured targets hold on both ratios (the memory target is in the scale table).`,
   '',
   targetTable,
   '',

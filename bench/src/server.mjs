@@ -22,7 +22,7 @@ if (!scenario) {
 }
 
 // ---- counters -----------------------------------------------------------------
-/** Store method calls (get/set/update/touch/destroy) and backend commands (Redis commands, SQL queries). */
+/** Store method calls (get/set/update/rotate/destroy; touch for express-session stores) and backend commands (Redis commands, SQL queries). */
 const counts = { store: {}, backend: {} };
 const bump = (kind, name) => (counts[kind][name] = (counts[kind][name] ?? 0) + 1);
 
@@ -49,11 +49,50 @@ function countRedis(client) {
   return client;
 }
 
+const sqlVerb = (sql) => `sql:${String(sql).trim().split(/[\s;(]+/)[0].toLowerCase()}`;
+
 /** Counts SQL statements knex sends, by verb. */
 function countKnex(knex) {
-  knex.on('query', (q) => bump('backend', `sql:${String(q.sql).trim().split(/\s+/)[0].toLowerCase()}`));
+  knex.on('query', (q) => bump('backend', sqlVerb(q.sql)));
   return knex;
 }
+
+/** Counts SQL statements a pg Pool runs (connect-pg-simple queries the pool), by verb. */
+function countPgPool(pool) {
+  const original = pool.query.bind(pool);
+  pool.query = (text, ...rest) => {
+    bump('backend', sqlVerb(typeof text === 'string' ? text : text?.text));
+    return original(text, ...rest);
+  };
+  return pool;
+}
+
+/**
+ * Counts the statements run on a better-sqlite3 database, by verb: every
+ * statement it prepares (now or later, cached or not) counts each run/get/all.
+ * KnexStore runs its writes natively on the connection, so knex's query event
+ * does not see them; this does.
+ */
+function countBetterSqlite(db) {
+  if (db.__sessBenchCounted) return db;
+  db.__sessBenchCounted = true;
+  const prepare = db.prepare.bind(db);
+  db.prepare = (sql, ...rest) => {
+    const statement = prepare(sql, ...rest);
+    const name = sqlVerb(sql);
+    for (const m of ['run', 'get', 'all']) {
+      const original = statement[m].bind(statement);
+      statement[m] = (...args) => {
+        if (counting) bump('backend', name);
+        return original(...args);
+      };
+    }
+    return statement;
+  };
+  return db;
+}
+/** Off while stores set up their tables, so the counts are what requests cost. */
+let counting = true;
 
 const cleanups = [];
 const tmpDirs = [];
@@ -85,13 +124,19 @@ async function knexClient(kind) {
   const knex =
     kind === 'pg'
       ? knexFactory({ client: 'pg', connection: PG, pool: { min: 1, max: 10 } })
-      : knexFactory({ client: 'better-sqlite3', connection: { filename: path.join(tmp('sqlite'), 'sess.sqlite') }, useNullAsDefault: true });
+      : knexFactory({
+          client: 'better-sqlite3',
+          connection: { filename: path.join(tmp('sqlite'), 'sess.sqlite') },
+          useNullAsDefault: true,
+          // Count the statements KnexStore runs natively on the connection (knex's query event misses them).
+          pool: { afterCreate: (db, done) => done(null, countBetterSqlite(db)) },
+        });
   cleanups.push(() => knex.destroy());
   return knex;
 }
 
 // ---- @sess stores -----------------------------------------------------------
-const SESS_METHODS = ['get', 'set', 'update', 'touch', 'destroy'];
+const SESS_METHODS = ['get', 'set', 'update', 'rotate', 'destroy'];
 
 async function sessStore(kind) {
   switch (kind) {
@@ -110,9 +155,12 @@ async function sessStore(kind) {
       const tableName = `${PREFIX.replace(/:/g, '_')}sessions`;
       if (kind === 'pg') await knex.schema.dropTableIfExists(tableName);
       const store = new KnexStore({ knex, tableName, createTable: true });
-      // Create the table before measuring, and count only what requests cost.
+      // Create the table (and on SQLite switch to WAL, the default) before measuring: count only what requests cost.
+      counting = false;
       await store.get('warm-up-no-such-id');
-      countKnex(knex);
+      counting = true;
+      // On SQLite every statement, knex's included, goes through the counted prepare().
+      if (kind === 'pg') countKnex(knex);
       if (kind === 'pg') cleanups.push(() => knex.schema.dropTableIfExists(tableName));
       return store;
     }
@@ -152,6 +200,45 @@ async function expressSessionStore(kind, expressSession) {
       await store.ready;
       countKnex(knex);
       cleanups.push(() => knex.schema.dropTableIfExists(tableName));
+      return store;
+    }
+    case 'pg-simple': {
+      // connect-pg-simple, the most used PostgreSQL store, on its own pg Pool (its README's set-up).
+      const { default: pg } = await import('pg');
+      const { default: connectPgSimple } = await import('connect-pg-simple');
+      const pool = new pg.Pool({ ...PG, max: 10 });
+      const tableName = `${PREFIX.replace(/:/g, '_')}pgsimple`;
+      await pool.query(`drop table if exists ${tableName}`);
+      const PgStore = connectPgSimple(expressSession);
+      const store = new PgStore({ pool, tableName, createTableIfMissing: true, pruneSessionInterval: false });
+      // Create the table before measuring (its first query does), then count.
+      await new Promise((resolve, reject) => store.get('warm-up-no-such-id', (err) => (err ? reject(err) : resolve())));
+      countPgPool(pool);
+      cleanups.push(async () => {
+        await pool.query(`drop table if exists ${tableName}`);
+        await pool.end();
+      });
+      return store;
+    }
+    case 'sqlite': {
+      // better-sqlite3-session-store (connect-sqlite3 needs the sqlite3 package, whose install
+      // downloads a prebuilt binary: not available here). Set up as its README shows.
+      const { default: Database } = await import('better-sqlite3');
+      const { default: sqliteStoreFactory } = await import('better-sqlite3-session-store');
+      const client = new Database(path.join(tmp('es-sqlite'), 'sessions.db'));
+      const SqliteStore = sqliteStoreFactory(expressSession);
+      counting = false;
+      countBetterSqlite(client);
+      const store = new SqliteStore({ client, expired: { clear: true, intervalMs: 3_600_000 } });
+      counting = true;
+      cleanups.push(() => client.close());
+      return store;
+    }
+    case 'file': {
+      // session-file-store with its defaults (atomic writes through write-file-atomic), in a temp dir.
+      const { default: fileStoreFactory } = await import('session-file-store');
+      const FileStore = fileStoreFactory(expressSession);
+      const store = new FileStore({ path: tmp('es-file'), logFn: () => {}, reapInterval: -1 });
       return store;
     }
     default:

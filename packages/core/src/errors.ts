@@ -11,6 +11,7 @@ export type SessionErrorCode =
   | 'E_CSRF'
   | 'E_VALUE'
   | 'E_RECORD_TOO_LARGE'
+  | 'E_INVALID_DATA'
   | 'E_COOKIE_NOT_WRITABLE'
   | 'E_UNSUPPORTED';
 
@@ -72,7 +73,7 @@ export class CsrfError extends SessionError {
 
 /** A value that cannot be stored (not JSON), or a record over the size limit. */
 export class ValueError extends SessionError {
-  constructor(message: string, options: { code?: 'E_VALUE' | 'E_RECORD_TOO_LARGE'; cause?: unknown } = {}) {
+  constructor(message: string, options: { code?: 'E_VALUE' | 'E_RECORD_TOO_LARGE' | 'E_INVALID_DATA'; cause?: unknown } = {}) {
     super(message, { code: options.code ?? 'E_VALUE', status: 500, cause: options.cause });
     this.name = 'ValueError';
   }

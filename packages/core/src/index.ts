@@ -29,3 +29,4 @@ export {
   type StoreEvent,
   type TimeoutEvent,
 } from './diagnostics.js';
+export type { InferSchemaData, StandardSchemaIssue, StandardSchemaResult, StandardSchemaV1 } from './schema.js';

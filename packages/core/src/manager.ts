@@ -6,13 +6,31 @@ import { ConfigError, SessionError, SessionGoneError, StoreError, ValueError, to
 import { type CommitEvent, type DestroyEvent, type LoadEvent, type RegenerateEvent, type StoreEvent, type TimeoutEvent, diagnostics, idPrefix } from './diagnostics.js';
 import { generateId, isIdShape } from './ids.js';
 import { MemoryStore } from './memory-store.js';
+import { type StandardSchemaV1, checkData, describeIssues } from './schema.js';
 import { MANAGER, STATE, Session, type SessionTimes } from './session.js';
 import { sign, toKey, unsign } from './signature.js';
 import type { DefaultData, SessionChange, SessionRecord, Store, UpdateResult, VersionedRecord } from './types.js';
 
 const debug = debuglog('sess');
 
-export interface SessionManagerOptions {
+export interface SessionManagerOptions<Data extends object = any> {
+  /**
+   * A Standard Schema validator (zod, valibot, arktype) of the session data:
+   * the `Data` type is inferred from it; data that does not match at load (an
+   * old shape after a deploy, a tampered store) is handled as `onInvalidData`
+   * says, and `put` of a value it refuses throws `ValueError`. Describe the
+   * data as a session holds it (a new session is `{}`: make fields optional).
+   * The schema checks; it does not transform.
+   * @example schema: z.object({ userId: z.string().optional(), visits: z.number().optional() })
+   */
+  schema?: StandardSchemaV1<any, Data>;
+  /**
+   * Data that fails the schema at load: `'fresh'` starts a new empty session
+   * (the old record is deleted at commit), `'error'` throws a `ValueError`
+   * (code `E_INVALID_DATA`, status 500).
+   * @default 'fresh'
+   */
+  onInvalidData?: 'fresh' | 'error';
   /**
    * Where sessions live. Any object with the `Store` methods.
    * @default new MemoryStore() (one process only; a warning is printed in production)
@@ -122,7 +140,10 @@ export class SessionManager<Data extends object = DefaultData> {
   readonly #clock: () => number;
   readonly #times: SessionTimes;
 
-  constructor(options: SessionManagerOptions) {
+  readonly schema: StandardSchemaV1<any, Data> | undefined;
+  readonly onInvalidData: 'fresh' | 'error';
+
+  constructor(options: SessionManagerOptions<Data>) {
     if (options === null || typeof options !== 'object') throw new ConfigError('[sess] SessionManager needs options: new SessionManager({ secret, store }).');
     const secrets = Array.isArray(options.secret) ? options.secret : [options.secret];
     if (secrets.length === 0 || secrets.some((s) => typeof s !== 'string')) {
@@ -143,7 +164,15 @@ export class SessionManager<Data extends object = DefaultData> {
     this.maxSize = positive(options.maxSize ?? 4 * 1024 * 1024, 'maxSize');
     this.storeTimeout = nonNegative(options.storeTimeout ?? 5000, 'storeTimeout');
     this.#clock = options.clock ?? (() => Date.now()); // late-bound: fake timers replace Date.now
-    this.#times = { idleTimeout: this.idleTimeout, absoluteTimeout: this.absoluteTimeout };
+    if (options.schema !== undefined && typeof (options.schema as Partial<StandardSchemaV1>)?.['~standard']?.validate !== 'function') {
+      throw new ConfigError('[sess] options.schema must be a Standard Schema validator (zod 3.24+, valibot 1, arktype 2): it has no ["~standard"].validate().');
+    }
+    if (options.onInvalidData !== undefined && options.onInvalidData !== 'fresh' && options.onInvalidData !== 'error') {
+      throw new ConfigError(`[sess] options.onInvalidData must be "fresh" or "error", not ${String(options.onInvalidData)}.`);
+    }
+    this.schema = options.schema;
+    this.onInvalidData = options.onInvalidData ?? 'fresh';
+    this.#times = { idleTimeout: this.idleTimeout, absoluteTimeout: this.absoluteTimeout, schema: this.schema };
     if (options.store !== undefined) {
       for (const method of STORE_METHODS) {
         if (typeof (options.store as Partial<Store>)?.[method] !== 'function') {
@@ -206,6 +235,19 @@ export class SessionManager<Data extends object = DefaultData> {
       return this.#fresh(now);
     }
     const loaded: VersionedRecord = found;
+    if (this.schema) {
+      const issues = await checkData(this.schema, loaded.record.data);
+      if (issues) {
+        if (this.onInvalidData === 'error') {
+          throw new ValueError(`[sess] the data of session ${idPrefix(id)}… does not match the session schema: ${describeIssues(issues)}.`, { code: 'E_INVALID_DATA' });
+        }
+        debug('data of session %s does not match the schema: starting a new session', idPrefix(id));
+        if (trace) trace.outcome = 'invalid';
+        const session = this.#fresh(now);
+        session[STATE].deletes.push(id);
+        return session;
+      }
+    }
     if (this.#expired(loaded.record, now)) {
       debug('session %s timed out: deleting it', id.slice(0, 8));
       if (trace) {

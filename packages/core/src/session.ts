@@ -5,6 +5,7 @@ import { ValueError } from './errors.js';
 import { generateId, generateTokenValue, isIdShape } from './ids.js';
 import type { DefaultData, JsonValue, SessionChange, SessionRecord, VersionedRecord } from './types.js';
 import { freezeJson, setOwn, toStorable } from './value.js';
+import { type StandardSchemaV1, checkDataNow } from './schema.js';
 
 const debug = debuglog('sess');
 
@@ -63,6 +64,8 @@ export const MANAGER: unique symbol = Symbol.for('sess.manager') as typeof MANAG
 export interface SessionTimes {
   idleTimeout: number;
   absoluteTimeout: number;
+  /** The manager's schema: `put`, `set` and `increment` check the data they would leave. */
+  schema?: StandardSchemaV1 | undefined;
 }
 
 /**
@@ -202,6 +205,7 @@ export class Session<Data extends object = DefaultData> {
     assertKey(key);
     if (value === undefined) return this.remove(key as Key<Data>);
     const stored = freezeJson(toStorable(value, key));
+    if (this.#times.schema) this.#check(key, stored);
     const change = this.#pending().change;
     setOwn(this.#data, key, stored);
     setOwn((change.put ??= {}), key, stored);
@@ -270,6 +274,7 @@ export class Session<Data extends object = DefaultData> {
     const current = Object.prototype.hasOwnProperty.call(this.#data, key) ? this.#data[key] : 0;
     if (typeof current !== 'number') throw new ValueError(`[sess] cannot increment "${key}": it holds a ${typeof current}, not a number.`);
     const next = current + by;
+    if (this.#times.schema) this.#check(key, next);
     setOwn(this.#data, key, next);
     const change = this.#pending().change;
     if (change.put && Object.prototype.hasOwnProperty.call(change.put, key)) {
@@ -361,6 +366,13 @@ export class Session<Data extends object = DefaultData> {
     if (index === -1) return false;
     this.#dropToken(index);
     return true;
+  }
+
+  /** Checks the data as it would be with `key` set to `value`; throws `ValueError` when the schema refuses. */
+  #check(key: string, value: JsonValue): void {
+    const next: Record<string, JsonValue> = { ...this.#data };
+    setOwn(next, key, value);
+    checkDataNow(this.#times.schema!, next, key);
   }
 
   /** @internal The ring index of `token`, compared in constant time, or -1. */

@@ -1,6 +1,7 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CHANNELS, MemoryStore, SessionManager, type Store } from '../src/index.js';
+import type { SessionManagerOptions } from '../src/index.js';
 import { SessionLifecycle } from '../src/http/index.js';
 import { TestClient, testSecret } from '../src/testing.js';
 
@@ -16,7 +17,7 @@ afterEach(() => {
 });
 const of = (channel: string) => events.filter((e) => e.channel === channel).map((e) => e.event);
 
-function setup(options: Partial<ConstructorParameters<typeof SessionManager>[0]> = {}) {
+function setup(options: Partial<SessionManagerOptions> = {}) {
   const manager = new SessionManager({ secret: testSecret(), store: new MemoryStore({ sweepInterval: 0 }), cookie: { secure: false }, ...options });
   return { manager, client: new TestClient(manager) };
 }

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
 import { ConfigError, CsrfError, MemoryStore, SessionError, SessionManager, StoreError, ValueError, createCsrfCheck, managerOf, toManager, type Store } from '../src/index.js';
+import type { SessionManagerOptions } from '../src/index.js';
 import { TestClient, testSecret } from '../src/testing.js';
 
 /** A real MemoryStore that counts every call made to it. */
@@ -24,7 +25,7 @@ function countingStore(inner = new MemoryStore({ sweepInterval: 0 })) {
 }
 
 const secret = testSecret();
-const make = (options: Partial<ConstructorParameters<typeof SessionManager>[0]> = {}) =>
+const make = (options: Partial<SessionManagerOptions> = {}) =>
   new SessionManager({ secret, store: new MemoryStore({ sweepInterval: 0 }), cookie: { secure: false }, ...options });
 
 async function signedInClient(manager: SessionManager) {

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryStore, SessionManager, ValueError } from '../src/index.js';
+import type { SessionManagerOptions } from '../src/index.js';
 import { TestClient, testSecret } from '../src/testing.js';
 
-function setup(options: Partial<ConstructorParameters<typeof SessionManager>[0]> = {}) {
+function setup(options: Partial<SessionManagerOptions> = {}) {
   const store = new MemoryStore({ sweepInterval: 0 });
   const manager = new SessionManager({ secret: testSecret(), store, cookie: { secure: false }, ...options });
   return { store, manager, client: new TestClient(manager) };

@@ -34,9 +34,10 @@ export interface ActiveSession<Data extends object = DefaultData> {
   csrfToken(): string;
   /**
    * Commits (a 5xx response rolls back, unless `commitOnError`) and returns the
-   * response with the cookie: the same object, or a copy when its headers are
-   * immutable (`Response.redirect()`, a `fetch()` response). A failed commit
-   * returns the error response instead. Called again, it adds nothing more.
+   * response with the cookie: a copy (same status and body stream) when there
+   * is a header to add, so immutable headers (`Response.redirect()`, a
+   * `fetch()` response) are no problem. A failed commit returns the error
+   * response instead. Called again, it adds no second cookie.
    */
   finish(response: Response): Promise<Response>;
   /**
@@ -82,8 +83,8 @@ export function createSessions<Data extends object = DefaultData>(
   const manager = toManager<Data>(options);
   const lifecycle = new SessionLifecycle<Data>(manager, lifecycleOptions);
   const { onError } = lifecycleOptions;
-  const vary = (response: Response) => (lifecycle.checksCsrf ? withHeader(response, 'vary', CSRF_VARY) : response);
-  const errorResponse = async (error: unknown, request: Request) => vary(onError && isSessionError(error) ? await onError(error, request) : errorToResponse(error));
+  const varies: Array<[string, string]> = lifecycle.checksCsrf ? [['vary', CSRF_VARY]] : [];
+  const errorResponse = async (error: unknown, request: Request) => withHeaders(onError && isSessionError(error) ? await onError(error, request) : errorToResponse(error), varies);
 
   async function begin(request: Request): Promise<ActiveSession<Data>> {
     const active = await lifecycle.begin(fetchExchange(request));
@@ -102,9 +103,9 @@ export function createSessions<Data extends object = DefaultData>(
       } catch (err) {
         return errorResponse(err, request);
       }
-      const out = cookie && !sent ? withHeader(response, 'set-cookie', cookie.header) : response;
+      const out = withHeaders(response, cookie && !sent ? [['set-cookie', cookie.header], ...varies] : varies);
       sent = true;
-      return vary(out);
+      return out;
     }
     return {
       session: active.session,
@@ -119,7 +120,7 @@ export function createSessions<Data extends object = DefaultData>(
           return errorResponse(err, request);
         }
         const answer = await errorResponse(error, request);
-        return cookie && !sent ? ((sent = true), withHeader(answer, 'set-cookie', cookie.header)) : answer;
+        return cookie && !sent ? ((sent = true), withHeaders(answer, [['set-cookie', cookie.header]])) : answer;
       },
     };
   }
@@ -147,4 +148,21 @@ export function createSessions<Data extends object = DefaultData>(
       return active.finish(response);
     },
   };
+}
+
+/**
+ * The response with headers added, as a copy whose headers object travels with
+ * it. Why not `headers.append` on the response itself: @hono/node-server 1.x
+ * replaces the global `Response` with one that forgets such changes once its
+ * body is read (honojs/node-server#304), which happens when a later middleware
+ * copies the response (Hono's `c.header()` after `next()`, `cors`, `compress`).
+ * A 101 (a WebSocket upgrade) or a used body cannot be copied: changed in place.
+ */
+function withHeaders(response: Response, add: Array<[string, string]>): Response {
+  if (add.length === 0) return response;
+  const headers = new Headers(response.headers); // read before the body (see above)
+  for (const [name, value] of add) headers.append(name, value);
+  const status = response.status;
+  if (status < 200 || status > 599 || response.bodyUsed) return add.reduce((out, [name, value]) => withHeader(out, name, value), response);
+  return new Response(response.body, { status, statusText: response.statusText, headers });
 }

@@ -14,8 +14,8 @@ export type FetchHandler = (request: Request) => Promise<Response>;
 type Route = (session: Session, q: (name: string) => string | undefined, request: Request) => Response | Promise<Response>;
 
 /** The routes of the adapter conformance suite as one plain Fetch handler (see @sess/core/testing). */
-export function scenarioHandler(store: Store): FetchHandler {
-  const sessions = createSessions({ secret: SECRET, store, cookie: { secure: false } });
+export function scenarioHandler(store: Store, { commitOnError = false } = {}): FetchHandler {
+  const sessions = createSessions({ secret: SECRET, store, cookie: { secure: false }, commitOnError });
   // The /csrf/ routes check CSRF in the load's store write: a second instance on the same manager.
   const guarded = createSessions(sessions.manager, { csrf: true });
   const json = (value: unknown) => Response.json(value);

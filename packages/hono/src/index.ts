@@ -9,7 +9,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { CSRF_VARY, ConfigError, createCsrfCheck, managerOf, toManager } from '@sess/core';
 import type { CsrfOptions, DefaultData, Session, SessionManager, SessionManagerOptions } from '@sess/core';
-import { SessionLifecycle, errorResponse, errorToResponse, fetchExchange, isSessionError, withHeader, type LifecycleOptions } from '@sess/core/http';
+import { SessionLifecycle, errorResponse, fetchExchange, isSessionError, withHeader, type LifecycleOptions } from '@sess/core/http';
 
 export type { CsrfOptions, DefaultData, Session, SessionData, SessionManagerOptions } from '@sess/core';
 export type { LifecycleOptions } from '@sess/core/http';
@@ -36,22 +36,36 @@ export type SessionMiddleware<Data extends object = DefaultData> = MiddlewareHan
 /**
  * How a sess error travels in Hono: a client error (403 CSRF, 409 session
  * gone) or a store failure (503) as an `HTTPException` with that status, the
- * safe response of `errorToResponse` and the sess error as `cause`
+ * safe response of core's `errorResponse` and the sess error as `cause`
  * (`app.onError` can render its own page from it); anything else (a bug, a
  * value the store refused) is thrown as it is, so Hono logs it and answers 500.
  */
 function toHTTPException(err: unknown, vary = false): unknown {
   if (!isSessionError(err) || (err.status >= 500 && err.status !== 503)) return err;
-  const res = errorToResponse(err);
-  if (vary) res.headers.append('vary', CSRF_VARY);
-  return new HTTPException(err.status as 500, { res, message: errorResponse(err).body, cause: err });
+  const { status, headers, body } = errorResponse(err); // errorToResponse's answer, with Vary in its init (see addHeaders)
+  const res = new Response(body, { status, headers: vary ? { ...headers, vary: CSRF_VARY } : headers });
+  return new HTTPException(status as 500, { res, message: body, cause: err });
 }
 
-/** Replaces `c.res` whole: Hono's setter would copy the old response's headers onto the new one. */
-function replace(c: Context, res: Response): void {
-  if (res === c.res) return;
-  c.res = undefined;
-  c.res = res;
+/**
+ * Adds headers to `c.res`, as a copy whose headers object travels with it: on
+ * Node, @hono/node-server 1.x's `Response` forgets `headers.append()` changes
+ * once its body is read (honojs/node-server#304), as happens when an outer
+ * middleware calls `c.header()` after `next()` (`cors`, `secureHeaders`). A 101
+ * (a WebSocket upgrade) or a used body cannot be copied: changed in place.
+ */
+function addHeaders(c: Context, add: Array<[string, string]>): void {
+  if (add.length === 0) return;
+  const res = c.res;
+  const headers = new Headers(res.headers); // read before the body (see above)
+  for (const [name, value] of add) headers.append(name, value);
+  const status = res.status;
+  let out: Response;
+  if (status < 200 || status > 599 || res.bodyUsed) out = add.reduce((r, [name, value]) => withHeader(r, name, value), res);
+  else out = new Response(res.body, { status, statusText: res.statusText, headers });
+  if (out === res) return;
+  c.res = undefined; // replaced whole: Hono's setter would merge the old headers into the new response
+  c.res = out;
 }
 
 /**
@@ -87,10 +101,9 @@ export function session<Data extends object = DefaultData>(options: SessionOptio
       c.res = undefined; // the handler's answer is not sent as if all went well
       throw toHTTPException(err, lifecycle.checksCsrf);
     }
-    let res = c.res;
-    if (cookie !== undefined) res = withHeader(res, 'set-cookie', cookie.header);
-    if (lifecycle.checksCsrf) res = withHeader(res, 'vary', CSRF_VARY);
-    replace(c, res);
+    const add: Array<[string, string]> = cookie === undefined ? [] : [['set-cookie', cookie.header]];
+    if (lifecycle.checksCsrf) add.push(['vary', CSRF_VARY]);
+    addHeaders(c, add);
   };
   return Object.assign(middleware, { manager });
 }
@@ -119,6 +132,6 @@ export function csrf(options: CsrfOptions = {}): MiddlewareHandler<SessionEnv<an
       throw toHTTPException(err, true);
     }
     await next();
-    replace(c, withHeader(c.res, 'vary', CSRF_VARY));
+    addHeaders(c, [['vary', CSRF_VARY]]);
   };
 }

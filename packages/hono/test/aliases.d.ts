@@ -5,3 +5,6 @@ declare module 'hono-lowest' {
 declare module 'hono-latest' {
   export * from 'hono';
 }
+declare module 'hono-node-server-2' {
+  export * from '@hono/node-server';
+}

@@ -13,15 +13,15 @@ export type HonoConstructor = typeof HonoClass;
  * @sess/core/testing). `csrfMode`: the /csrf/ routes behind `csrf()`, or
  * behind `session({ csrf: true })` (the token used in the load's store write).
  */
-export function scenarioApp(Hono: HonoConstructor, store: Store, csrfMode: 'middleware' | 'option' = 'middleware') {
+export function scenarioApp(Hono: HonoConstructor, store: Store, csrfMode: 'middleware' | 'option' = 'middleware', commitOnError = false) {
   const app = new Hono<SessionEnv>();
-  const options = { secret: SECRET, store, cookie: { secure: false } };
+  const options = { secret: SECRET, store, cookie: { secure: false }, commitOnError };
   const plain = session(options);
   if (csrfMode === 'middleware') {
     app.use(plain);
     app.use('/csrf/*', csrf());
   } else {
-    const guarded = session(plain.manager, { csrf: true });
+    const guarded = session(plain.manager, { csrf: true, commitOnError });
     app.use((c, next) => (c.req.path.startsWith('/csrf/') ? guarded(c, next) : plain(c, next)));
   }
   const q = (c: { req: { query(name: string): string | undefined } }, name: string) => c.req.query(name);
@@ -68,10 +68,10 @@ export function scenarioApp(Hono: HonoConstructor, store: Store, csrfMode: 'midd
   return app;
 }
 
-/** Serves a Hono app on 127.0.0.1 through @hono/node-server. */
-export function listen(app: { fetch: (request: Request) => Response | Promise<Response> }): Promise<ScenarioServer & { server: Server }> {
+/** Serves a Hono app on 127.0.0.1 through @hono/node-server (1.x unless another major's `serve` is given). */
+export function listen(app: { fetch: (request: Request) => Response | Promise<Response> }, serveWith: typeof serve = serve): Promise<ScenarioServer & { server: Server }> {
   return new Promise((resolve) => {
-    const server = serve({ fetch: app.fetch as (request: Request) => Promise<Response>, port: 0, hostname: '127.0.0.1' }, (info) => {
+    const server = serveWith({ fetch: app.fetch as (request: Request) => Promise<Response>, port: 0, hostname: '127.0.0.1' }, (info) => {
       resolve({
         server: server as Server,
         baseUrl: `http://127.0.0.1:${info.port}`,

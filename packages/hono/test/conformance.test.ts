@@ -1,5 +1,6 @@
 import { Hono as honoLowest } from 'hono-lowest';
 import { Hono as honoLatest } from 'hono-latest';
+import { serve as serve2 } from 'hono-node-server-2';
 import { testAdapter } from '@sess/test-utils';
 import { listen, scenarioApp } from './app.js';
 
@@ -10,3 +11,5 @@ for (const [name, Hono] of [
   testAdapter({ name: `${name}, csrf()`, start: async (store) => listen(scenarioApp(Hono, store)) });
   testAdapter({ name: `${name}, session({ csrf: true })`, start: async (store) => listen(scenarioApp(Hono, store, 'option')) });
 }
+testAdapter({ name: 'hono 4 (newest), commitOnError', commitOnError: true, start: async (store) => listen(scenarioApp(honoLatest, store, 'middleware', true)) });
+testAdapter({ name: 'hono 4 (newest) on @hono/node-server 2', start: async (store) => listen(scenarioApp(honoLatest, store), serve2) });

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { debuglog } from 'node:util';
 import type { Knex } from 'knex';
-import { applyChange, ConfigError, isSessionRecord, StoreError } from '@sess/core';
+import { applyChange, ConfigError, isRotatedMark, isSessionRecord, ROTATED_MARK, ROTATED_MARK_TTL, StoreError } from '@sess/core';
 import type { SessionChange, SessionRecord, Store, StoredSession, UpdateResult } from '@sess/core';
 import { Sweeper, type VersionedRecord } from '@sess/core/store';
 import { dialectOf, type Dialect } from './dialect.js';
@@ -86,8 +86,28 @@ interface RowValues {
   user_id: string | null;
 }
 
-/** What `rotate` returns when there is nothing under the old id (a fresh object: callers may keep it). */
-const nothingToRotate = (): UpdateResult => ({ existed: false, written: false, consumedTokens: [], consumedFlash: {} });
+/**
+ * What `data` holds under an id that `rotate` moved away: core's rotated mark,
+ * valid JSON (PostgreSQL's jsonb keeps it). The row has no `user_id`, so the
+ * user index never sees it, and a short `expires_at`, so prune removes it.
+ */
+const MARK_TEXT = JSON.stringify(ROTATED_MARK);
+
+/** A live row holding a rotated mark (as `#read` tells it from a record). */
+const MOVED = 'moved';
+type Current = VersionedRecord | typeof MOVED | undefined;
+
+/**
+ * What `update` and `rotate` return when they wrote nothing because no record is
+ * there (a fresh object: callers may keep it); `moved` when a rotated mark is.
+ */
+const nothingThere = (current: Current): UpdateResult => ({
+  existed: false,
+  written: false,
+  consumedTokens: [],
+  consumedFlash: {},
+  ...(current === MOVED ? { moved: true } : {}),
+});
 
 /**
  * The version of a row whose `data` the driver handed over already parsed (a
@@ -258,7 +278,8 @@ export class KnexStore implements Store {
   async get(id: string): Promise<VersionedRecord | undefined> {
     return this.#run('read a session', async () => {
       const row = (await this.#select(this.knex).where('id', id).andWhere('expires_at', '>', Date.now()).first()) as Row | undefined;
-      return row ? this.#read(row) : undefined;
+      const current = row ? this.#read(row) : undefined;
+      return current === MOVED ? undefined : current; // a rotated mark reads as absent
     });
   }
 
@@ -298,9 +319,11 @@ export class KnexStore implements Store {
   /**
    * One transaction: the old row read under a lock (`SELECT ... FOR UPDATE`; on
    * better-sqlite3 the transaction holds the database's write lock from its
-   * start), the change applied, the new row inserted, the old one deleted. An
-   * overlapping update of the old id waits for the lock: it either committed
-   * before (and is in the moved record) or finds the old id gone.
+   * start), the change applied, the new row inserted, and the old row turned
+   * into a rotated mark (`UPDATE`: the mark's text, no `user_id`, expiring in
+   * min(60 s, ttl)). An overlapping update of the old id waits for the lock: it
+   * either committed before (and is in the moved record) or finds the mark and
+   * answers `moved: true`.
    */
   async rotate(oldId: string, newId: string, change: SessionChange, ttlSeconds: number, expected?: VersionedRecord): Promise<UpdateResult> {
     return this.#run('regenerate a session', () =>
@@ -350,11 +373,12 @@ export class KnexStore implements Store {
       // instead of overwriting each other. SQLite has no row locks: its writers
       // are serialised by the database lock (and knex's one-connection pool).
       const row = await this.#selectForUpdate(trx, id);
-      const current = row && Number(row.expires_at) > Date.now() ? this.#read(row, expected) : undefined;
-      const { record, ...outcome } = applyChange(current?.record, change);
-      if (!record) return { ...outcome, written: false };
+      const current = this.#live(row, expected);
+      const { record, ...outcome } = applyChange(current === MOVED ? undefined : current?.record, change);
+      if (!record) return nothingThere(current);
       const values = this.#row(id, record, ttlSeconds);
-      // The row is locked when it exists; when absent, a plain insert, so a
+      // The row is locked when it exists (a rotated mark or an expired row is
+      // written over, as an absent one is created); when absent, a plain insert, so a
       // concurrent creator makes this one fail with a duplicate key and retry
       // (now finding the row) instead of silently overwriting it.
       const version = row ? await this.#writeRow(trx(this.tableName).where('id', id), 'update', values) : await this.#writeRow(trx(this.tableName), 'insert', values);
@@ -365,12 +389,12 @@ export class KnexStore implements Store {
   #rotateLocked(oldId: string, newId: string, change: SessionChange, ttlSeconds: number, expected: VersionedRecord | undefined): Promise<UpdateResult> {
     return this.knex.transaction(async (trx) => {
       const row = await this.#selectForUpdate(trx, oldId);
-      const current = row && Number(row.expires_at) > Date.now() ? this.#read(row, expected) : undefined;
-      if (!current) return nothingToRotate();
+      const current = this.#live(row, expected);
+      if (current === undefined || current === MOVED) return nothingThere(current);
       const { record, ...outcome } = applyChange(current.record, { ...change, ifExists: true });
       const values = this.#row(newId, record!, ttlSeconds);
       const version = await this.#writeRow(trx(this.tableName), 'insert', values);
-      await trx(this.tableName).where('id', oldId).del();
+      await trx(this.tableName).where('id', oldId).update(this.#markRow(ttlSeconds));
       return { ...outcome, written: true, record: record!, version };
     });
   }
@@ -449,9 +473,9 @@ export class KnexStore implements Store {
       db
         .transaction((): UpdateResult => {
           const row = this.#readBetterSqlite(db, id);
-          const current = row && Number(row.expires_at) > Date.now() ? this.#read(row, expected) : undefined;
-          const { record, ...outcome } = applyChange(current?.record, change);
-          if (!record) return { ...outcome, written: false };
+          const current = this.#live(row, expected);
+          const { record, ...outcome } = applyChange(current === MOVED ? undefined : current?.record, change);
+          if (!record) return nothingThere(current);
           const values = this.#row(id, record, ttlSeconds);
           this.#writeBetterSqlite(db, row ? this.knex(this.tableName).where('id', id).update(values) : this.knex(this.tableName).insert(values));
           return { ...outcome, written: true, record, version: this.#writtenVersion(values) };
@@ -465,12 +489,12 @@ export class KnexStore implements Store {
       db
         .transaction((): UpdateResult => {
           const row = this.#readBetterSqlite(db, oldId);
-          const current = row && Number(row.expires_at) > Date.now() ? this.#read(row, expected) : undefined;
-          if (!current) return nothingToRotate();
+          const current = this.#live(row, expected);
+          if (current === undefined || current === MOVED) return nothingThere(current);
           const { record, ...outcome } = applyChange(current.record, { ...change, ifExists: true });
           const values = this.#row(newId, record!, ttlSeconds);
           this.#writeBetterSqlite(db, this.knex(this.tableName).insert(values));
-          this.#writeBetterSqlite(db, this.knex(this.tableName).where('id', oldId).del());
+          this.#writeBetterSqlite(db, this.knex(this.tableName).where('id', oldId).update(this.#markRow(ttlSeconds)));
           return { ...outcome, written: true, record: record!, version: this.#writtenVersion(values) };
         })
         .immediate(),
@@ -487,7 +511,7 @@ export class KnexStore implements Store {
       const out: StoredSession[] = [];
       for (const row of rows) {
         const record = this.#parse(row);
-        if (record) out.push({ id: row.id, record });
+        if (record && record !== MOVED) out.push({ id: row.id, record }); // marks have no user_id: never here
       }
       return out;
     });
@@ -621,6 +645,11 @@ export class KnexStore implements Store {
     };
   }
 
+  /** The columns that turn a rotated-away row into a rotated mark: no user, a short life. */
+  #markRow(ttlSeconds: number): Omit<RowValues, 'id'> {
+    return { data: MARK_TEXT, expires_at: expiryOf(Math.min(ROTATED_MARK_TTL, ttlSeconds)), user_id: null };
+  }
+
   /**
    * The version the next read of a row just written gives: the text written
    * (PostgreSQL asks the row instead: RETURNING data::text), marked when this
@@ -630,17 +659,26 @@ export class KnexStore implements Store {
     return this.#parsedData ? PARSED + values.data : values.data;
   }
 
-  /** A live row as a versioned record; the caller's record when its version is still the stored one (no second parse). */
-  #read(row: Row, expected?: VersionedRecord): VersionedRecord | undefined {
+  /** A row read under the lock: what it holds when it has not expired, else undefined. */
+  #live(row: LiveRow | undefined, expected: VersionedRecord | undefined): Current {
+    return row && Number(row.expires_at) > Date.now() ? this.#read(row, expected) : undefined;
+  }
+
+  /**
+   * A live row as a versioned record, or `MOVED` for a rotated mark; the
+   * caller's record when its version is still the stored one (no second parse:
+   * a version is only ever a record's text, never a mark's).
+   */
+  #read(row: Row, expected?: VersionedRecord): Current {
     const version = versionOf(row.data);
     if (version.startsWith(PARSED)) this.#parsedData = true;
     if (expected !== undefined && expected.version === version) return { record: expected.record, version };
     const record = this.#parse(row);
-    return record && { record, version };
+    return record === MOVED ? MOVED : record && { record, version };
   }
 
-  /** A stored row as a record; unreadable data (bad JSON, wrong shape) reads as absent. */
-  #parse(row: Row): SessionRecord | undefined {
+  /** A stored row as a record, or `MOVED` for a rotated mark; unreadable data (bad JSON, wrong shape) reads as absent. */
+  #parse(row: Row): SessionRecord | typeof MOVED | undefined {
     try {
       const raw: unknown = row.data;
       let value: unknown;
@@ -651,6 +689,8 @@ export class KnexStore implements Store {
         const text = String(raw);
         value = JSON.parse(this.dialect === 'postgres' ? decodeFromJsonb(text) : text);
       }
+      // Any object with the own key "sess:rotated" is a mark (another writer may add a nonce).
+      if (isRotatedMark(value)) return MOVED;
       if (isSessionRecord(value)) return value;
     } catch {
       // fall through: corrupt

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Knex } from 'knex';
-import { emptyRecord, StoreError, type SessionRecord } from '@sess/core';
+import { emptyRecord, isRotatedMark, StoreError, type SessionRecord } from '@sess/core';
 import { createSessionTable, KnexStore } from '../src/index.js';
 import { DIALECTS, uniqueTable } from './dialects.js';
 
@@ -36,6 +36,18 @@ for (const dialect of DIALECTS) {
       return name;
     };
     const rowOf = (id: string, table = store.tableName) => knex(table).where('id', id).first();
+    /** A row's `data` parsed (pg hands jsonb over parsed already). */
+    const dataOf = (row: { data: unknown }): unknown => (typeof row.data === 'string' ? JSON.parse(row.data) : row.data);
+    /** The row under `id` holds a rotated mark: the mark's JSON, no user, expiring within `ttl` seconds. */
+    const expectMark = async (id: string, ttl = 60, table = store.tableName) => {
+      const row = await rowOf(id, table);
+      expect(row).toBeDefined();
+      expect(isRotatedMark(dataOf(row))).toBe(true);
+      expect(row.user_id).toBeNull();
+      const left = Number(row.expires_at) - Date.now();
+      expect(left).toBeGreaterThan(ttl * 1000 - 10_000);
+      expect(left).toBeLessThanOrEqual(ttl * 1000);
+    };
 
     beforeAll(async () => {
       knex = dialect.connect();
@@ -113,7 +125,8 @@ for (const dialect of DIALECTS) {
         const result = await store.rotate('r-old', 'r-new', { put: { b: 2 }, lastSeen: 5 }, 120, held);
         expect(result).toMatchObject({ existed: true, written: true, consumedTokens: [], consumedFlash: {} });
         expect(result.record?.data).toEqual({ a: 1, b: 2 });
-        expect(await rowOf('r-old')).toBeUndefined();
+        await expectMark('r-old'); // min(60 s, 120 s)
+        expect(await store.get('r-old')).toBeUndefined();
         const moved = (await store.get('r-new'))!;
         expect(moved).toEqual({ record: result.record, version: result.version });
         expect((await rowOf('r-new')).user_id).toBe('rita');
@@ -145,12 +158,18 @@ for (const dialect of DIALECTS) {
         await knex(store.tableName).where('id', 'r-expired').update({ expires_at: Date.now() - 1 });
         expect(await store.rotate('r-expired', 'r-expired-2', { lastSeen: 2 }, 60)).toMatchObject({ existed: false, written: false });
         for (const id of ['r-never', 'r-never-2', 'r-destroyed', 'r-destroyed-2', 'r-expired-2']) expect(await rowOf(id)).toBeUndefined();
-        // An update of the old id after the rotation finds it gone and, with ifExists, leaves it gone.
+        // An update of the old id after the rotation finds the mark, says moved and, with ifExists, writes nothing.
         await store.set('r-after', record({ n: 1 }), 60);
         const before = (await store.get('r-after'))!;
         await store.rotate('r-after', 'r-after-2', { lastSeen: 2 }, 60);
-        expect(await store.update('r-after', { ifExists: true, increment: { n: 1 }, lastSeen: 3 }, 60, before)).toMatchObject({ existed: false, written: false });
-        expect(await rowOf('r-after')).toBeUndefined();
+        expect(await store.update('r-after', { ifExists: true, increment: { n: 1 }, lastSeen: 3 }, 60, before)).toEqual({
+          existed: false,
+          written: false,
+          consumedTokens: [],
+          consumedFlash: {},
+          moved: true,
+        });
+        await expectMark('r-after');
         expect((await store.get('r-after-2'))?.record.data.n).toBe(1);
       });
 
@@ -162,13 +181,14 @@ for (const dialect of DIALECTS) {
         expect((err as StoreError).message).toMatch(/the new session id is already taken/);
         expect((await store.get('r-a'))?.record.data.who).toBe('a');
         expect((await store.get('r-b'))?.record.data.who).toBe('b');
+        expect(dataOf(await rowOf('r-a'))).not.toHaveProperty('sess:rotated'); // no mark left behind
       });
 
-      if (!sqlite) it('is one transaction: SELECT ... FOR UPDATE, INSERT, DELETE', async () => {
+      if (!sqlite) it('is one transaction: SELECT ... FOR UPDATE, INSERT of the new row, UPDATE of the old one into the mark', async () => {
         await store.set('r-tx', record(), 60);
         const seen = await statementsOf(knex, () => store.rotate('r-tx', 'r-tx-2', { lastSeen: 2 }, 60));
         const work = seen.filter((s) => /^(select|insert|delete|update)/i.test(s.sql));
-        expect(work.map((s) => s.sql.split(' ')[0]!.toLowerCase())).toEqual(['select', 'insert', 'delete']);
+        expect(work.map((s) => s.sql.split(' ')[0]!.toLowerCase())).toEqual(['select', 'insert', 'update']);
         expect(work[0]!.sql).toMatch(/for update$/i);
         expect(new Set(work.map((s) => s.tx)).size).toBe(1);
         expect(work[0]!.tx).toBeDefined();
@@ -192,10 +212,12 @@ for (const dialect of DIALECTS) {
             const rotated = await rotation;
             expect(rotated).toMatchObject({ existed: true, written: true });
             const included = results.filter((r) => r.written).length;
-            expect(results.filter((r) => !r.written).every((r) => !r.existed)).toBe(true);
+            // Every update the rotation overtook learns the session moved (core answers 409).
+            expect(results.filter((r) => !r.written).every((r) => !r.existed && r.moved === true)).toBe(true);
+            expect(results.filter((r) => r.written).every((r) => r.existed && r.moved === undefined)).toBe(true);
             expect(rotated.record?.data.n).toBe(included);
             expect((await store.get(to))?.record.data).toEqual({ n: included, rotated: true });
-            expect(await rowOf(from)).toBeUndefined();
+            await expectMark(from);
           }
         } finally {
           await other.destroy();
@@ -209,8 +231,157 @@ for (const dialect of DIALECTS) {
           await store.set('r-twice', record({ n: 1 }), 60);
           const results = await Promise.all([store.rotate('r-twice', 'r-twice-a', { lastSeen: 2 }, 60), second.rotate('r-twice', 'r-twice-b', { lastSeen: 2 }, 60)]);
           expect(results.filter((r) => r.written)).toHaveLength(1);
+          // The loser waited for the lock and found the winner's mark.
+          expect(results.find((r) => !r.written)).toEqual({ existed: false, written: false, consumedTokens: [], consumedFlash: {}, moved: true });
           const rows = await knex(store.tableName).whereIn('id', ['r-twice', 'r-twice-a', 'r-twice-b']);
-          expect(rows).toHaveLength(1);
+          expect(rows.map((r: { id: string }) => r.id).sort()).toEqual(['r-twice', results[0]!.written ? 'r-twice-a' : 'r-twice-b']);
+          await expectMark('r-twice');
+        } finally {
+          await other.destroy();
+        }
+      });
+    });
+
+    describe('rotated marks', () => {
+      it('the mark lives min(60 s, ttl): a rotation with a short ttl leaves a short-lived mark', async () => {
+        await store.set('m-long', record(), 3600);
+        await store.rotate('m-long', 'm-long-2', { lastSeen: 2 }, 3600);
+        await expectMark('m-long', 60);
+        await store.set('m-short', record(), 60);
+        await store.rotate('m-short', 'm-short-2', { lastSeen: 2 }, 10);
+        await expectMark('m-short', 10);
+        expect(Number((await rowOf('m-short-2')).expires_at)).toBeGreaterThan(Date.now() + 5_000);
+      });
+
+      it('is the mark JSON in data (PostgreSQL: a jsonb object with the key, queryable in SQL)', async () => {
+        await store.set('m-json', record({ a: 1 }, 'jay'), 60);
+        await store.rotate('m-json', 'm-json-2', { lastSeen: 2 }, 60);
+        expect(dataOf(await rowOf('m-json'))).toEqual({ 'sess:rotated': true });
+        if (dialect.name === 'postgres') {
+          const { rows } = await knex.raw(`select jsonb_typeof(data) as t, data->'sess:rotated' is not null as has from ?? where id = ?`, [store.tableName, 'm-json']);
+          expect(rows[0]).toEqual({ t: 'object', has: true });
+        }
+      });
+
+      it('is no session: get reads it as absent, listByUser never lists it, destroyByUser neither counts nor deletes it', async () => {
+        await store.set('m-user', record({ a: 1 }, 'mia'), 60);
+        await store.set('m-user-other', record({ b: 1 }, 'mia'), 60);
+        await store.rotate('m-user', 'm-user-2', { lastSeen: 2 }, 60);
+        expect(await store.get('m-user')).toBeUndefined();
+        expect((await store.listByUser('mia')).map((s) => s.id).sort()).toEqual(['m-user-2', 'm-user-other']);
+        expect(await store.destroyByUser('mia', 'm-user-other')).toBe(1); // m-user-2 only
+        expect((await store.listByUser('mia')).map((s) => s.id)).toEqual(['m-user-other']);
+        await expectMark('m-user'); // a late write of the old id still learns it moved
+        expect(await store.update('m-user', { ifExists: true, put: { late: 1 }, lastSeen: 3 }, 60)).toMatchObject({ existed: false, written: false, moved: true });
+      });
+
+      it('makes update (with or without a held version) and rotate of the old id answer moved, writing nothing', async () => {
+        await store.set('m-upd', record({ n: 1 }, 'max'), 60);
+        const held = (await store.get('m-upd'))!;
+        await store.rotate('m-upd', 'm-upd-2', { lastSeen: 2 }, 60);
+        const moved = { existed: false, written: false, consumedTokens: [], consumedFlash: {}, moved: true };
+        expect(await store.update('m-upd', { ifExists: true, increment: { n: 1 }, consumeTokens: ['t'], lastSeen: 3 }, 60, held)).toEqual(moved);
+        expect(await store.update('m-upd', { ifExists: true, increment: { n: 1 }, lastSeen: 3 }, 60)).toEqual(moved);
+        expect(await store.rotate('m-upd', 'm-upd-3', { lastSeen: 3 }, 60, held)).toEqual(moved);
+        expect(await store.rotate('m-upd', 'm-upd-4', { lastSeen: 3 }, 60)).toEqual(moved);
+        for (const id of ['m-upd-3', 'm-upd-4']) expect(await rowOf(id)).toBeUndefined();
+        await expectMark('m-upd');
+        expect((await store.get('m-upd-2'))?.record.data.n).toBe(1);
+      });
+
+      it('an update without ifExists creates a record over the mark, as over an absent id', async () => {
+        await store.set('m-over', record({ old: true }), 60);
+        await store.rotate('m-over', 'm-over-2', { lastSeen: 2 }, 60);
+        const result = await store.update('m-over', { put: { fresh: 1 }, user: 'olga', lastSeen: 7 }, 120);
+        expect(result).toMatchObject({ existed: false, written: true });
+        expect(result.moved).toBeUndefined();
+        expect(result.record).toEqual({ data: { fresh: 1 }, flash: {}, tokens: [], createdAt: 7, lastSeen: 7, user: 'olga' });
+        expect(await store.get('m-over')).toEqual({ record: result.record, version: result.version });
+        const row = await rowOf('m-over');
+        expect(row.user_id).toBe('olga');
+        expect(Number(row.expires_at)).toBeGreaterThan(Date.now() + 100_000);
+        expect((await store.listByUser('olga')).map((s) => s.id)).toEqual(['m-over']);
+        // Now a session again: updates apply to it, no longer moved.
+        expect(await store.update('m-over', { ifExists: true, put: { more: 2 }, lastSeen: 8 }, 120)).toMatchObject({ existed: true, written: true });
+      });
+
+      it('an expired mark is nothing: no moved, an update without ifExists writes over it, prune deletes it and counts it', async () => {
+        const table = newTable();
+        const pruner = new KnexStore({ knex, tableName: table, createTable: true, pruneInterval: 0 });
+        for (const id of ['m-exp-a', 'm-exp-b', 'm-live']) {
+          await pruner.set(id, record(), 60);
+          await pruner.rotate(id, `${id}-new`, { lastSeen: 2 }, 60);
+        }
+        await knex(table).whereIn('id', ['m-exp-a', 'm-exp-b']).update({ expires_at: Date.now() - 1 });
+        const gone = await pruner.update('m-exp-a', { ifExists: true, put: { x: 1 }, lastSeen: 3 }, 60);
+        expect(gone).toEqual({ existed: false, written: false, consumedTokens: [], consumedFlash: {} });
+        expect(await pruner.rotate('m-exp-a', 'm-exp-a-2', { lastSeen: 3 }, 60)).toEqual(gone);
+        expect(await pruner.prune()).toBe(2);
+        expect((await knex(table).select('id')).map((r: { id: string }) => r.id).sort()).toEqual(['m-exp-a-new', 'm-exp-b-new', 'm-live', 'm-live-new']);
+        await expectMark('m-live', 60, table);
+        await pruner.close();
+      });
+
+      it('destroy deletes a mark: the id is then plainly absent', async () => {
+        await store.set('m-del', record(), 60);
+        await store.rotate('m-del', 'm-del-2', { lastSeen: 2 }, 60);
+        await store.destroy('m-del');
+        expect(await rowOf('m-del')).toBeUndefined();
+        const result = await store.update('m-del', { ifExists: true, put: { x: 1 }, lastSeen: 3 }, 60);
+        expect(result).toEqual({ existed: false, written: false, consumedTokens: [], consumedFlash: {} });
+      });
+
+      it('any object with the own key "sess:rotated" is a mark (a nonce in it is fine); a record holding that key in its data is not', async () => {
+        await knex(store.tableName).insert({ id: 'm-nonce', data: JSON.stringify({ 'sess:rotated': true, nonce: 'abc' }), expires_at: Date.now() + 60_000, user_id: null });
+        expect(await store.get('m-nonce')).toBeUndefined();
+        expect(await store.update('m-nonce', { ifExists: true, put: { x: 1 }, lastSeen: 3 }, 60)).toMatchObject({ existed: false, written: false, moved: true });
+        await store.set('m-inner', record({ 'sess:rotated': true }), 60);
+        expect((await store.get('m-inner'))?.record.data).toEqual({ 'sess:rotated': true });
+        expect(await store.update('m-inner', { ifExists: true, put: { x: 1 }, lastSeen: 3 }, 60)).toMatchObject({ existed: true, written: true });
+      });
+
+      it('the insert and the mark commit together: when the mark cannot be written, the new row is rolled back and the old one kept', async () => {
+        // A table that refuses the mark (a CHECK on data): the rotation's last statement fails.
+        const table = newTable();
+        if (dialect.name === 'postgres') {
+          await knex.raw(`create table ?? (id varchar(64) primary key, data jsonb not null check (data->'sess:rotated' is null), expires_at bigint not null, user_id varchar(512))`, [table]);
+        } else {
+          await knex.raw(`create table ?? (id varchar(64) primary key, data text not null check (data not like '%sess:rotated%'), expires_at bigint not null, user_id varchar(512))`, [table]);
+        }
+        const strict = new KnexStore({ knex, tableName: table, pruneInterval: 0 });
+        await strict.set('c-old', record({ n: 1 }, 'cara'), 60);
+        const err = await strict.rotate('c-old', 'c-new', { put: { m: 1 }, lastSeen: 2 }, 60).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(StoreError);
+        expect(err).toMatchObject({ code: 'E_STORE_REFUSED' });
+        expect(await rowOf('c-new', table)).toBeUndefined();
+        expect((await strict.get('c-old'))?.record.data).toEqual({ n: 1 });
+        expect((await strict.listByUser('cara')).map((s) => s.id)).toEqual(['c-old']);
+      });
+
+      // Two knex instances: two processes' worth of connections (SQLite: two connections to one file).
+      if (dialect.name !== 'sqlite :memory:') it('updates without ifExists racing a rotation: each lands in the moved record or in a new record over the mark, none lost', async () => {
+        const other = dialect.connect();
+        try {
+          const second = new KnexStore({ knex: other, tableName: store.tableName, pruneInterval: 0 });
+          for (let round = 0; round < 4; round++) {
+            const from = `m-race-${round}`;
+            const to = `${from}-new`;
+            await store.set(from, record({ n: 0 }), 60);
+            const held = (await store.get(from))!;
+            const bumps = Array.from({ length: 20 }, (_, i) =>
+              (i % 2 ? second : store).update(from, { increment: { n: 1 }, lastSeen: 2 }, 60, i % 3 ? held : undefined),
+            );
+            const rotated = await (round % 2 ? second : store).rotate(from, to, { lastSeen: 3 }, 60);
+            const results = await Promise.all(bumps);
+            expect(rotated).toMatchObject({ existed: true, written: true });
+            expect(results.every((r) => r.written && r.moved === undefined)).toBe(true);
+            const inMoved = rotated.record!.data.n as number;
+            // The first update after the rotation found the mark and created a record over it; the rest found that record.
+            const overMark = results.filter((r) => !r.existed).length;
+            expect(overMark).toBe(inMoved < 20 ? 1 : 0);
+            if (overMark === 0) await expectMark(from);
+            else expect((await store.get(from))?.record.data.n).toBe(20 - inMoved);
+          }
         } finally {
           await other.destroy();
         }

@@ -6,7 +6,7 @@
 import express from 'express';
 import expressSession from 'express-session';
 import flash from 'connect-flash';
-import { SessionManager, type Store } from '@sess/core';
+import type { Session, SessionManager, Store } from '@sess/core';
 import { session } from '@sess/express';
 import { HttpClient, listenOnLoopback, type LoopbackServer } from '@sess/test-utils';
 import { ExpressSessionMigrator, migrationMiddleware, type MigrationResult, type OldSessionSource } from '@sess/migrate-express-session';
@@ -69,12 +69,16 @@ export async function startNewApp(store: Store, source: OldSessionSource, extra:
   });
   const results: MigrationResult[] = [];
   app.use(migrationMiddleware(migrator, { onResult: (result) => results.push(result) }), sessions);
+  // Both apps live in this one program, so @types/express-session's
+  // req.session and @sess/express's merge: name the sess one (an app that
+  // switched has removed express-session and its types).
+  const sessOf = (req: express.Request) => req.session as unknown as Session;
   app.get('/me', (req, res) => {
-    const s = req.session;
+    const s = sessOf(req);
     res.json({ userId: s.get('userId') ?? null, cart: s.get('cart') ?? null, visits: s.get('visits') ?? null, profile: s.get('profile') ?? null, flash: s.flash('info') ?? null, user: s.user, expiresAt: s.expiresAt });
   });
-  app.get('/visit', (req, res) => void res.json({ visits: req.session.increment('visits') }));
-  app.post('/logout', (req, res) => void (req.session.destroy(), res.json({ ok: true })));
+  app.get('/visit', (req, res) => void res.json({ visits: sessOf(req).increment('visits') }));
+  app.post('/logout', (req, res) => void (sessOf(req).destroy(), res.json({ ok: true })));
   const server = await listenOnLoopback(app);
   return Object.assign(server, { manager: sessions.manager, migrator, results });
 }

@@ -101,7 +101,7 @@ export function migrationScenarios(name: string, open: () => Promise<Backend>): 
       // The old cookie had 20 minutes; sess's idle timeout is 30: the old end holds.
       expect(expiresAt).toBeLessThanOrEqual(oldExpiry + 1000);
       expect(expiresAt).toBeGreaterThan(Date.now() + OLD_MAX_AGE - 120_000);
-      const [{ record }] = (await recordsOf(USERS[0]!)) as [{ record: SessionRecord }];
+      const { record } = (await recordsOf(USERS[0]!))[0]!;
       expect(record.createdAt + 8 * 3600 * 1000).toBeLessThanOrEqual(oldExpiry + 1000);
     });
 

@@ -27,12 +27,13 @@ const counts = { store: {}, backend: {} };
 const bump = (kind, name) => (counts[kind][name] = (counts[kind][name] ?? 0) + 1);
 
 /** Wraps a store's methods in place (own properties shadow the prototype; private fields keep working). */
-function countStore(store, methods) {
+function countStore(store, methods, alias = {}) {
   for (const m of methods) {
     if (typeof store[m] !== 'function') continue;
     const original = store[m].bind(store);
+    const name = alias[m] ?? m;
     store[m] = (...args) => {
-      bump('store', m);
+      bump('store', name);
       return original(...args);
     };
   }
@@ -325,6 +326,70 @@ async function buildHandler() {
       });
     }
     return app.callback();
+  }
+  if (framework === 'fastify') {
+    const { default: Fastify } = await import('fastify');
+    let handler;
+    // Fastify's own request handler on the bench's http server (the serverFactory pattern).
+    const app = Fastify({ logger: false, serverFactory: (h) => ((handler = h), http.createServer(h)) });
+    if (lib === 'bare') {
+      let n = 0;
+      app.get('/read', async () => ({ n }));
+      app.get('/write', async () => ({ n: ++n }));
+    } else if (lib === 'sess') {
+      const { session } = await import('@sess/fastify');
+      await app.register(session, { manager: await sessManager(store) });
+      app.get('/read', async (request) => ({ n: request.session.get('n', 0) }));
+      app.get('/write', async (request) => ({ n: request.session.increment('n') }));
+    } else {
+      // @fastify/session with its default in-memory store, set up as its README shows.
+      const { default: fastifyCookie } = await import('@fastify/cookie');
+      const { default: fastifySession } = await import('@fastify/session');
+      await app.register(fastifyCookie);
+      const peerStore = countStore(new fastifySession.MemoryStore(), ES_METHODS);
+      await app.register(fastifySession, { secret: SECRET, store: peerStore, saveUninitialized: false, cookie: { secure: false, httpOnly: true, sameSite: 'lax', maxAge: 1800 * 1000 } });
+      app.get('/read', async (request) => ({ n: request.session.get('n') ?? 0 }));
+      app.get('/write', async (request) => {
+        const n = (request.session.get('n') ?? 0) + 1;
+        request.session.set('n', n);
+        return { n };
+      });
+    }
+    await app.ready();
+    return handler;
+  }
+  if (framework === 'hono') {
+    const { Hono } = await import('hono');
+    const { getRequestListener } = await import('@hono/node-server');
+    const app = new Hono();
+    if (lib === 'bare') {
+      let n = 0;
+      app.get('/read', (c) => c.json({ n }));
+      app.get('/write', (c) => c.json({ n: ++n }));
+    } else if (lib === 'sess') {
+      const { session } = await import('@sess/hono');
+      app.use(session(await sessManager(store)));
+      app.get('/read', (c) => c.json({ n: c.var.session.get('n', 0) }));
+      app.get('/write', (c) => c.json({ n: c.var.session.increment('n') }));
+    } else {
+      // hono-sessions on its MemoryStore (the same store as ours), with the encryption key its README recommends.
+      const { sessionMiddleware, MemoryStore } = await import('hono-sessions');
+      const peerStore = countStore(new MemoryStore(), ['getSessionById', 'createSession', 'persistSessionData', 'deleteSession'], {
+        getSessionById: 'get',
+        createSession: 'set',
+        persistSessionData: 'set',
+        deleteSession: 'destroy',
+      });
+      app.use(sessionMiddleware({ store: peerStore, encryptionKey: SECRET, expireAfterSeconds: 1800, autoExtendExpiration: true, cookieOptions: { sameSite: 'Lax', path: '/', httpOnly: true } }));
+      app.get('/read', (c) => c.json({ n: c.get('session').get('n') ?? 0 }));
+      app.get('/write', (c) => {
+        const s = c.get('session');
+        const n = (s.get('n') ?? 0) + 1;
+        s.set('n', n);
+        return c.json({ n });
+      });
+    }
+    return getRequestListener(app.fetch);
   }
   if (framework === 'next') {
     // The Next app (src/next-app) picks its session library from the route: /sess/* or /iron/*.

@@ -6,6 +6,7 @@ import { ConfigError, SessionError, SessionGoneError, StoreError, ValueError, to
 import { type CommitEvent, type DestroyEvent, type LoadEvent, type RegenerateEvent, type StoreEvent, type TimeoutEvent, diagnostics, idPrefix } from './diagnostics.js';
 import { generateId, isIdShape } from './ids.js';
 import { MemoryStore } from './memory-store.js';
+import { COOKIE_LIMIT, Sealer } from './sealed.js';
 import { type StandardSchemaV1, checkData, describeIssues } from './schema.js';
 import { MANAGER, STATE, Session, type SessionTimes } from './session.js';
 import { sign, toKey, unsign } from './signature.js';
@@ -32,10 +33,12 @@ export interface SessionManagerOptions<Data extends object = any> {
    */
   onInvalidData?: 'fresh' | 'error';
   /**
-   * Where sessions live. Any object with the `Store` methods.
+   * Where sessions live: any object with the `Store` methods, or `'cookie'`
+   * for sessions without a store (the whole record sealed into the cookie with
+   * AES-256-GCM; see the README for what that mode cannot do).
    * @default new MemoryStore() (one process only; a warning is printed in production)
    */
-  store?: Store;
+  store?: Store | 'cookie';
   /**
    * Secret(s) that sign the cookie, each at least 32 bytes. With several, the
    * first signs and all verify: put a new secret first to rotate.
@@ -137,6 +140,8 @@ export class SessionManager<Data extends object = DefaultData> {
   readonly maxSize: number;
   readonly storeTimeout: number;
   readonly #keys: readonly KeyObject[];
+  /** Cookie mode (`store: 'cookie'`): records travel sealed in the cookie. */
+  readonly #sealer: Sealer | undefined;
   readonly #clock: () => number;
   readonly #times: SessionTimes;
 
@@ -173,7 +178,10 @@ export class SessionManager<Data extends object = DefaultData> {
     this.schema = options.schema;
     this.onInvalidData = options.onInvalidData ?? 'fresh';
     this.#times = { idleTimeout: this.idleTimeout, absoluteTimeout: this.absoluteTimeout, schema: this.schema };
-    if (options.store !== undefined) {
+    this.#sealer = options.store === 'cookie' ? new Sealer(secrets, this.cookie.name) : undefined;
+    if (options.store === 'cookie') {
+      this.store = storeless();
+    } else if (options.store !== undefined) {
       for (const method of STORE_METHODS) {
         if (typeof (options.store as Partial<Store>)?.[method] !== 'function') {
           throw new ConfigError(
@@ -215,6 +223,7 @@ export class SessionManager<Data extends object = DefaultData> {
 
   async #load(cookieHeader: string | null | undefined, options: LoadOptions | undefined, trace?: Partial<LoadEvent>): Promise<Session<Data>> {
     const now = this.#clock();
+    if (this.#sealer) return this.#loadSealed(this.#sealer, cookieHeader, options, now, trace);
     let verified: { id: string; secretIndex: number } | undefined;
     for (const value of readCookieValues(cookieHeader, this.cookie.name)) {
       verified = unsign(value, this.#keys);
@@ -336,6 +345,7 @@ export class SessionManager<Data extends object = DefaultData> {
     const s = session[STATE];
     const run = async (trace?: { outcome: CommitEvent['outcome'] }) => {
       if (trace) trace.outcome = 'rolled-back';
+      if (this.#sealer) return undefined; // the browser keeps the cookie it sent
       await this.#deleteAll(s.deletes.filter((id) => id !== s.loadedId), s.loadedId);
       return !s.isNew && s.loadedId !== undefined && s.resign && s.id === s.loadedId ? this.#cookie(s.id) : undefined;
     };
@@ -348,6 +358,7 @@ export class SessionManager<Data extends object = DefaultData> {
     const now = this.#clock();
     const change = s.change;
     const changed = !isEmptyChange(change);
+    if (this.#sealer) return this.#commitSealed(this.#sealer, s, now, changed, trace);
 
     if (s.rotateFrom !== undefined) {
       // regenerateId() of a loaded session: one atomic move in the store.
@@ -440,8 +451,8 @@ export class SessionManager<Data extends object = DefaultData> {
   async consumeToken(session: Session<Data>, token: unknown): Promise<boolean> {
     if (!session.hasToken(token)) return false;
     const s = session[STATE];
-    // Never stored yet (made in this request): the in-memory ring is the truth.
-    if (s.isNew) return session.validateToken(token);
+    // Never stored yet (made in this request), or cookie mode: the in-memory ring is the truth.
+    if (s.isNew || this.#sealer) return session.validateToken(token);
     const now = this.#clock();
     const change: SessionChange = { ifExists: true, consumeTokens: [token as string], lastSeen: now };
     const result = await this.#update(s.id, change, this.#ttl(s.createdAt, now), s.loaded);
@@ -505,6 +516,76 @@ export class SessionManager<Data extends object = DefaultData> {
 
   // ---- internals ------------------------------------------------------------
 
+  /** Cookie mode: the record comes out of the sealed cookie; nothing is read. */
+  async #loadSealed(sealer: Sealer, cookieHeader: string | null | undefined, options: LoadOptions | undefined, now: number, trace?: Partial<LoadEvent>): Promise<Session<Data>> {
+    let opened: ReturnType<Sealer['unseal']>;
+    for (const value of readCookieValues(cookieHeader, this.cookie.name)) {
+      opened = sealer.unseal(value);
+      if (opened) break;
+    }
+    if (!opened) return this.#fresh(now);
+    const { id, record } = opened;
+    if (trace) trace.idPrefix = idPrefix(id);
+    if (this.#expired(record, now)) {
+      if (trace) {
+        trace.outcome = 'expired';
+        const kind = now - record.createdAt > this.absoluteTimeout * 1000 ? 'absolute' : 'idle';
+        if (diagnostics.timeout.hasSubscribers) diagnostics.timeout.publish({ idPrefix: idPrefix(id), kind } satisfies TimeoutEvent);
+      }
+      return this.#fresh(now);
+    }
+    if (this.schema && (await checkData(this.schema, record.data))) {
+      if (this.onInvalidData === 'error') throw new ValueError(`[sess] the data of session ${idPrefix(id)}… does not match the session schema.`, { code: 'E_INVALID_DATA' });
+      if (trace) trace.outcome = 'invalid';
+      return this.#fresh(now);
+    }
+    const flashKeys = Object.keys(record.flash);
+    const session = new Session<Data>(
+      { id, record, loaded: { record, version: 'sealed' }, isNew: false, resign: opened.secretIndex > 0, flash: flashKeys.length > 0 ? { ...record.flash } : undefined },
+      this.#times,
+      this,
+    );
+    const s = session[STATE];
+    // Flash values shown now leave the record with the next cookie.
+    if (flashKeys.length > 0) s.change.consumeFlash = flashKeys;
+    const token = options?.token;
+    if (typeof token === 'string') s.tokenUsed = session.validateToken(token);
+    if (trace) {
+      trace.outcome = 'loaded';
+      trace.flashTaken = flashKeys.length;
+    }
+    return session;
+  }
+
+  /** Cookie mode: the new record is sealed into the cookie; nothing is written. */
+  async #commitSealed(sealer: Sealer, s: Session<Data>[typeof STATE], now: number, changed: boolean, trace?: { outcome: CommitEvent['outcome'] }): Promise<CommitResult> {
+    let base: SessionRecord | undefined;
+    if (s.rotateFrom !== undefined || !s.isNew) base = s.loaded?.record;
+    if (s.isNew && s.rotateFrom === undefined) {
+      if (!changed && !s.mustSave && !(this.saveUninitialized && !s.destroyed)) {
+        if (trace && s.destroyed) trace.outcome = 'destroyed';
+        return s.destroyed ? expiredCookie(this.cookie) : undefined;
+      }
+    } else if (!s.isNew) {
+      const needsTouch = this.rolling && now - s.lastSeen >= this.touchAfter * 1000;
+      if (!changed && !needsTouch && !s.resign) return undefined;
+    }
+    const { record } = applyChange(base, { ...s.change, ifExists: false, lastSeen: now });
+    const cookie = sessionCookie(this.cookie, sealer.seal(s.id, record!));
+    const size = Buffer.byteLength(cookie.header);
+    if (size > COOKIE_LIMIT) {
+      throw new ValueError(`[sess] the sealed session cookie is ${size} bytes, over the ${COOKIE_LIMIT} bytes browsers keep: store less in a cookie session, or use a store.`, { code: 'E_RECORD_TOO_LARGE' });
+    }
+    if (trace) trace.outcome = s.rotateFrom !== undefined ? 'rotated' : s.isNew ? 'created' : 'written';
+    s.rotateFrom = undefined;
+    s.isNew = false;
+    s.loadedId = s.id;
+    s.loaded = { record: record!, version: 'sealed' };
+    s.createdAt = record!.createdAt;
+    s.lastSeen = now;
+    return cookie;
+  }
+
   #fresh(now: number): Session<Data> {
     return new Session<Data>({ id: generateId(), record: emptyRecord(now), isNew: true }, this.#times, this);
   }
@@ -561,6 +642,9 @@ export class SessionManager<Data extends object = DefaultData> {
   }
 
   #userIndex(method: string): Store {
+    if (this.#sealer) {
+      throw new SessionError(`[sess] ${method}() is not possible with store: 'cookie': the sessions live only in the browsers' cookies, so the server can neither list nor revoke them. Use a store (RedisStore, KnexStore, FileStore) for per-user sign-out.`, { code: 'E_UNSUPPORTED' });
+    }
     if (typeof this.store.listByUser !== 'function' || typeof this.store.destroyByUser !== 'function') {
       throw new SessionError(`[sess] ${method}() needs a store with a user index (listByUser and destroyByUser); this store has none.`, { code: 'E_UNSUPPORTED' });
     }
@@ -636,6 +720,13 @@ export function toManager<Data extends object>(options: SessionManagerOptions | 
   const candidate = options as Partial<SessionManager<Data>> | null;
   if (typeof candidate?.load === 'function' && typeof candidate.commit === 'function') return options as SessionManager<Data>;
   return new SessionManager<Data>(options as SessionManagerOptions);
+}
+
+/** The store of cookie mode: there is none, and saying so beats a silent no-op. */
+function storeless(): Store {
+  const refuse = () =>
+    Promise.reject(new SessionError("[sess] this manager keeps sessions in cookies (store: 'cookie'): there is no store to call.", { code: 'E_UNSUPPORTED' }));
+  return { get: refuse, set: refuse, destroy: refuse, update: refuse, rotate: refuse };
 }
 
 /** Whether a change carries something the application asked for (not only bookkeeping). */

@@ -9,7 +9,7 @@ export const SECRET = 'a-test-secret-that-is-long-enough-0123456789';
 type ExpressFactory = { (): Express; urlencoded(options: { extended: boolean }): any };
 
 /** An app implementing the routes of the scenario suite (see test-utils/src/scenarios.ts). */
-export function scenarioApp(express: ExpressFactory, store: Store): Express {
+export function scenarioApp(express: ExpressFactory, store: Store | 'cookie'): Express {
   const app = express();
   app.use(session({ secret: SECRET, store, cookie: { secure: false } }));
   const q = (req: Request, name: string) => (typeof req.query[name] === 'string' ? (req.query[name] as string) : undefined);

@@ -182,18 +182,24 @@ export function connectSessionKnexSource(options: ConnectSessionKnexSourceOption
   const sid = options.sidFieldName ?? 'sid';
   const dialect = String(knex.client.dialect ?? knex.client.config?.client ?? '');
   const sqlite = /sqlite/.test(dialect);
+  // connect-session-knex writes `expired` on MySQL as a UTC 'YYYY-MM-DD HH:MM:SS'
+  // in a DATETIME, which a driver reads back in its own time zone: the time
+  // left is computed in SQL instead, against UTC.
+  const mysql = /mysql|maria/.test(dialect);
   return {
     kind: 'connect-session-knex',
     async claim(id) {
       const row = await knex.transaction(async (trx: any) => {
-        const query = trx(table).select('sess', 'expired').where(sid, '=', id);
+        const columns: unknown[] = ['sess', 'expired'];
+        if (mysql) columns.push(trx.raw('TIMESTAMPDIFF(MICROSECOND, UTC_TIMESTAMP(6), ??) / 1000 AS ms_left', ['expired']));
+        const query = trx(table).select(...columns).where(sid, '=', id);
         const [found] = await (sqlite ? query : query.forUpdate());
         if (!found) return undefined;
         const deleted = Number(await trx(table).where(sid, '=', id).del());
         return deleted === 1 ? found : undefined;
       });
       if (!row) return undefined;
-      const expiresAt = toEpoch(row.expired);
+      const expiresAt = row.ms_left != null ? Date.now() + Number(row.ms_left) : toEpoch(row.expired);
       if (expiresAt !== undefined && expiresAt <= Date.now()) return undefined;
       const session = parseObject(() => (typeof row.sess === 'string' ? JSON.parse(row.sess) : row.sess));
       if (session === undefined) return undefined;

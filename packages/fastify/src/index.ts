@@ -10,7 +10,7 @@ import type { FastifyPluginCallback, FastifyReply, FastifyRequest, preHandlerAsy
 import fp from 'fastify-plugin';
 import { CSRF_VARY, ConfigError, createCsrfCheck, managerOf, toManager } from '@sess/core';
 import type { CsrfOptions, DefaultData, Session, SessionManager, SessionManagerOptions } from '@sess/core';
-import { SessionLifecycle, isSessionError, type Exchange, type LifecycleOptions, type SessionRequest } from '@sess/core/http';
+import { SessionLifecycle, SessionRequest, isSessionError, type Exchange, type LifecycleOptions } from '@sess/core/http';
 
 export type { CsrfOptions, SessionManagerOptions } from '@sess/core';
 export type { LifecycleOptions } from '@sess/core/http';
@@ -91,7 +91,21 @@ const plugin: FastifyPluginCallback<SessionPluginOptions> = (fastify, options, d
     // An error thrown after reply.send() while that answer waits for its commit: the first answer wins.
     if (state.phase === 'committing') return void reply.log.error({ err: error }, '[sess] an error after the reply was sent is dropped: the reply goes out as sent');
     failWith(state, reply, error);
-    next();
+    const active = state.active;
+    if (state.phase !== 'open' || !active || lifecycle.commitOnError || !active.needsCommit()) return next();
+    // The failed handler's changes are dropped now; the error handler gets the session as stored,
+    // and what it does (a flash, a token for the error page's form) is committed with its answer.
+    state.active = undefined;
+    active
+      .finish({ error })
+      .then(() => manager.load(exchangeOf(request).header('cookie')))
+      .then((fresh) => {
+        state.active = new SessionRequest(lifecycle, fresh);
+        request.session = fresh;
+        exposeLocals(request, reply);
+      })
+      .catch((err: unknown) => reply.log.warn({ err }, '[sess] the session could not be reloaded for the error handler: its changes are not saved'))
+      .finally(() => next());
   });
 
   fastify.addHook('onSend', (request, reply, payload, next) => {
@@ -107,8 +121,7 @@ const plugin: FastifyPluginCallback<SessionPluginOptions> = (fastify, options, d
     state.phase = 'sent';
     if (!active.needsCommit()) return finish(); // read-only: the reply goes out at once
     state.phase = 'committing';
-    const failed = state.error !== undefined && reply.statusCode >= 400;
-    active.finish(failed ? { error: state.error } : { status: reply.statusCode }).then(
+    active.finish({ status: reply.statusCode }).then(
       (cookie) => {
         state.phase = 'sent';
         finish(cookie?.header);
@@ -128,10 +141,12 @@ const plugin: FastifyPluginCallback<SessionPluginOptions> = (fastify, options, d
  * The plugin: loads the session into `request.session` (in `onRequest`, or in
  * `preValidation` with `csrf`, where the parsed body carries the token), and
  * commits in `onSend`, before the headers go out, however the reply ends
- * (`send`, `redirect`, a stream, `view`, the error handler). A reply whose
- * status is 500 or more, or an error answered with an error status, commits
- * nothing unless `commitOnError` is set. Sess errors reach Fastify's error
- * handler with their status (403 CSRF, 409 session gone, 503 store).
+ * (`send`, `redirect`, a stream, `view`, the error handler). Unless
+ * `commitOnError` is set, a handler that threw has its changes dropped before
+ * the error handler runs (which gets the session as stored, and whose own
+ * changes are committed with its answer), and a reply with status 500 or more
+ * commits nothing. Sess errors reach Fastify's error handler with their
+ * status (403 CSRF, 409 session gone, 503 store).
  *
  * @example
  * await fastify.register(session, { secret: process.env.SESSION_SECRET!, store: new FileStore({ dir: './sessions' }) });

@@ -182,11 +182,45 @@ describe.each([
     expect(await (await b.get('/how')).json()).toEqual({ how: 'json', error: null });
   });
 
-  it('commits what an error handler that answers with a redirect does with the error', async () => {
+  it('drops what the failed handler changed but commits what an error handler that redirects does (a flash)', async () => {
     const b = new HttpClient(server.baseUrl);
+    await b.get('/json');
     const response = await b.get('/handled');
     expect(response.status).toBe(302);
-    expect(await (await b.get('/how')).json()).toEqual({ how: 'handled', error: 'went wrong' });
+    expect(await (await b.get('/how')).json()).toEqual({ how: 'json', error: 'went wrong' });
+    const fresh = new HttpClient(server.baseUrl); // a new session: the error handler's flash creates it
+    expect((await fresh.get('/handled')).headers.getSetCookie()).toHaveLength(1);
+    expect(await (await fresh.get('/how')).json()).toEqual({ how: null, error: 'went wrong' });
+  });
+
+  it('commits the token an error page renders (a 403 page with a form), and with commitOnError keeps the handler\'s change', async () => {
+    for (const commitOnError of [false, true]) {
+      const other = fastify();
+      formBody(other);
+      await other.register(session, { secret: SECRET, store: new ControlledStore(), cookie: { secure: false }, commitOnError });
+      other.post('/submit', { preHandler: csrf() }, (request) => ({ n: request.session.increment('n') }));
+      other.get('/fail', (request) => {
+        request.session.put('failed', 'yes');
+        throw Object.assign(new Error('refused'), { statusCode: 422 });
+      });
+      other.get('/failed', (request) => ({ failed: request.session.get('failed') ?? null }));
+      other.setErrorHandler((err: Error & { statusCode?: number }, _request, reply) => reply.code(err.statusCode ?? 500).send({ token: reply.csrfToken() }));
+      const started = await listen(other);
+      try {
+        const b = new HttpClient(started.baseUrl);
+        const refused = await b.post('/submit', { form: { _token: 'stale' } });
+        expect(refused.status).toBe(403);
+        const { token } = (await refused.json()) as { token: string };
+        expect(await (await b.post('/submit', { form: { _token: token } })).json()).toEqual({ n: 1 });
+        const failed = await b.get('/fail');
+        expect(failed.status).toBe(422);
+        const again = (await failed.json()) as { token: string };
+        expect(await (await b.get('/failed')).json()).toEqual({ failed: commitOnError ? 'yes' : null });
+        expect(await (await b.post('/submit', { form: { _token: again.token } })).json()).toEqual({ n: 2 });
+      } finally {
+        await started.close();
+      }
+    }
   });
 
   for (const path of ['/send-then-throw', '/send-then-reject']) {

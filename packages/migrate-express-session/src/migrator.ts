@@ -84,7 +84,13 @@ export type MigrationOutcome =
   /** Validly signed, but no (unexpired, non-empty) record: the old cookie is expired. */
   | 'gone'
   /** After `until`: the old cookie is expired without reading the old store. */
-  | 'closed';
+  | 'closed'
+  /**
+   * The converted data fails the manager's `schema`: the old record is put
+   * back and the old cookie kept (fix `transform`, and the next request
+   * migrates it); this request gets a fresh session.
+   */
+  | 'invalid';
 
 export interface MigrationResult {
   /** The `Cookie` header to give the sess middleware (`manager.load`); undefined when no cookie is left. */
@@ -92,6 +98,8 @@ export interface MigrationResult {
   /** `Set-Cookie` values to add to the response: the sess cookie, and the old cookie expired. */
   setCookies: string[];
   outcome: MigrationOutcome;
+  /** For `invalid`: the schema's issues (paths and messages, no values). */
+  issues?: string[];
 }
 
 /**
@@ -185,6 +193,7 @@ export class ExpressSessionMigrator {
     for (const oldId of ids) {
       const found = await this.#migrate(oldId);
       if (found === undefined) continue;
+      if (found.outcome === 'invalid') return { cookieHeader: header, setCookies: [], outcome: 'invalid', issues: found.issues };
       const sessCookie = this.manager.cookieFor(found.id);
       return {
         cookieHeader: rewriteCookieHeader(header, [this.oldCookieName, sessCookie.name], `${sessCookie.name}=${sessCookie.value}`),
@@ -200,7 +209,7 @@ export class ExpressSessionMigrator {
     return createHmac('sha256', this.#idKey).update(oldId).digest('base64url');
   }
 
-  async #migrate(oldId: string): Promise<{ id: string; outcome: 'migrated' | 'handed-over' } | undefined> {
+  async #migrate(oldId: string): Promise<{ id: string; outcome: 'migrated' | 'handed-over' } | { outcome: 'invalid'; issues: string[] } | undefined> {
     const id = this.sessIdFor(oldId);
     const store = this.manager.store;
     const claimed = await this.#bounded(`take the express-session record from ${this.source.kind}`, () => this.source.claim(oldId));
@@ -210,6 +219,12 @@ export class ExpressSessionMigrator {
       if (converted === undefined) {
         debug('old session %s expired or empty: nothing to migrate', oldId.slice(0, 6));
         return undefined;
+      }
+      const issues = await this.#check(converted.record.data);
+      if (issues !== undefined) {
+        debug('old session %s does not match the schema: put back (%s)', oldId.slice(0, 6), issues.join('; '));
+        await this.#bounded(`put the express-session record back into ${this.source.kind}`, async () => this.source.restore?.(oldId, claimed));
+        return { outcome: 'invalid', issues };
       }
       try {
         await this.#bounded('write the migrated session', () => store.set(id, converted.record, converted.ttl));
@@ -230,6 +245,18 @@ export class ExpressSessionMigrator {
       if (Date.now() >= deadline) return undefined;
       await sleep(Math.min(20, Math.max(1, deadline - Date.now())));
     }
+  }
+
+  /** The manager's `schema` issues for migrated data, or undefined when it passes (or there is no schema). */
+  async #check(data: Record<string, JsonValue>): Promise<string[] | undefined> {
+    const schema = this.manager.schema;
+    if (schema === undefined) return undefined;
+    const result = await schema['~standard'].validate(data);
+    if (!result.issues) return undefined;
+    return result.issues.map((issue) => {
+      const path = (issue.path ?? []).map((p) => String(typeof p === 'object' && p !== null ? p.key : p)).join('.');
+      return path ? `${path}: ${issue.message}` : issue.message;
+    });
   }
 
   /** Whether a migrated record may be given to a request that still has the old cookie. */
@@ -293,13 +320,20 @@ export class ExpressSessionMigrator {
   /** A store call bounded by the manager's `storeTimeout`, failing as a `StoreError`. */
   #bounded<T>(action: string, run: () => Promise<T>): Promise<T> {
     const limit = this.manager.storeTimeout;
+    const failure = (err: unknown) => {
+      // A manager in cookie mode (store: 'cookie') has no store to migrate into.
+      if ((err as { code?: unknown } | null)?.code === 'E_UNSUPPORTED' && !(err instanceof StoreError)) {
+        return new ConfigError("[sess] the migrator writes the migrated sessions to the sess manager's store, and this manager has none (store: 'cookie'): migrate into a store-backed manager (RedisStore, KnexStore, FileStore).", { cause: err });
+      }
+      return toStoreError(err, action);
+    };
     let promise: Promise<T>;
     try {
       promise = run();
     } catch (err) {
-      return Promise.reject(toStoreError(err, action));
+      return Promise.reject(failure(err));
     }
-    if (!limit) return promise.catch((err: unknown) => Promise.reject(toStoreError(err, action)));
+    if (!limit) return promise.catch((err: unknown) => Promise.reject(failure(err)));
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => reject(new StoreError(`[sess] the session store did not ${action} within ${limit} ms.`, { code: 'E_STORE_TIMEOUT' })), limit);
       promise.then(
@@ -309,7 +343,7 @@ export class ExpressSessionMigrator {
         },
         (err: unknown) => {
           clearTimeout(timer);
-          reject(toStoreError(err, action));
+          reject(failure(err));
         },
       );
     });

@@ -33,7 +33,7 @@ export function migrationMiddleware(migrator: ExpressSessionMigrator | ExpressSe
   const middleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void => {
     const header = req.headers.cookie;
     instance.load(header).then((result) => {
-      if (result.outcome !== 'none' && result.outcome !== 'skipped' && result.outcome !== 'refused') {
+      if (result.cookieHeader !== header) {
         if (result.cookieHeader === undefined) delete req.headers.cookie;
         else req.headers.cookie = result.cookieHeader;
       }

@@ -239,6 +239,45 @@ describe('ExpressSessionMigrator', () => {
     expect(source.records.get('o')?.session.userId).toBe('o');
   });
 
+  it("says so, and keeps the old record, when the manager has no store (store: 'cookie')", async () => {
+    const manager = new SessionManager({ secret: NEW, store: 'cookie', cookie: { secure: false } });
+    const source = new MapSource();
+    source.records.set('o', { session: { cookie: cookieOf(), userId: 'o' } });
+    const migrator = new ExpressSessionMigrator({ manager, secret: OLD, source });
+    await expect(migrator.load(oldCookie('o'))).rejects.toThrow(ConfigError);
+    await expect(migrator.load(oldCookie('o'))).rejects.toThrow(/store: 'cookie'/);
+    expect(source.records.has('o')).toBe(true);
+  });
+
+  it("checks the data against the manager's schema: a mismatch puts the old record back and keeps the old cookie", async () => {
+    // A Standard Schema validator, as zod or valibot give one.
+    const schema = {
+      '~standard': {
+        version: 1 as const,
+        vendor: 'test',
+        validate: (value: unknown) =>
+          typeof (value as { userId?: unknown }).userId === 'string' ? { value: value as { userId: string } } : { issues: [{ message: 'expected a string', path: ['userId'] }] },
+      },
+    };
+    const store = new MemoryStore();
+    const manager = new SessionManager<{ userId: string }>({ secret: NEW, store, schema, cookie: { secure: false } });
+    const source = new MapSource();
+    source.records.set('bad', { session: { cookie: cookieOf(), user_id: 7 } });
+    source.records.set('good', { session: { cookie: cookieOf(), userId: 'g' } });
+    const migrator = new ExpressSessionMigrator({ manager, secret: OLD, source });
+    const bad = await migrator.load(oldCookie('bad'));
+    expect(bad).toEqual({ cookieHeader: oldCookie('bad'), setCookies: [], outcome: 'invalid', issues: ['userId: expected a string'] });
+    expect(source.records.get('bad')?.session.user_id).toBe(7);
+    expect(await store.get(migrator.sessIdFor('bad'))).toBeUndefined();
+    expect((await migrator.load(oldCookie('good'))).outcome).toBe('migrated');
+
+    // Fixed with transform, the next request migrates it.
+    const fixed = new ExpressSessionMigrator({ manager, secret: OLD, source, transform: ({ user_id, ...rest }) => ({ ...rest, userId: String(user_id) }) });
+    const result = await fixed.load(oldCookie('bad'));
+    expect(result.outcome).toBe('migrated');
+    expect((await manager.load(result.cookieHeader)).get('userId')).toBe('7');
+  });
+
   it('fails with a StoreError when the old store fails', async () => {
     const { migrator, source } = setup();
     source.claim = async () => {

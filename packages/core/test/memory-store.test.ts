@@ -7,7 +7,8 @@ testStore({
   create: () => new MemoryStore({ sweepInterval: 0 }),
   cleanup: (store) => store.close(),
   corrupt: async (store, id) => {
-    store.entries.get(id)!.json = '{"data": [unterminated';
+    const [expires] = store.entries.get(id)!.split('|');
+    store.entries.set(id, `${expires}|{"data": [unterminated`);
   },
 });
 

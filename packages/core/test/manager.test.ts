@@ -2,26 +2,13 @@ import { createHmac } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
 import { ConfigError, CsrfError, MemoryStore, SessionError, SessionManager, StoreError, ValueError, createCsrfCheck, managerOf, toManager, type Store } from '../src/index.js';
 import type { SessionManagerOptions } from '../src/index.js';
-import { TestClient, testSecret } from '../src/testing.js';
+import { TestClient, countStoreCalls, testSecret } from '../src/testing.js';
 
 /** A real MemoryStore that counts every call made to it. */
 function countingStore(inner = new MemoryStore({ sweepInterval: 0 })) {
-  const calls: Record<string, number> = {};
-  const store = new Proxy(inner, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver);
-      if (typeof value !== 'function' || typeof prop !== 'string') return value;
-      return (...args: unknown[]) => {
-        calls[prop] = (calls[prop] ?? 0) + 1;
-        return value.apply(target, args);
-      };
-    },
-  });
-  const total = () => Object.values(calls).reduce((a, b) => a + b, 0);
-  const reset = () => {
-    for (const k of Object.keys(calls)) delete calls[k];
-  };
-  return { store, calls, total, reset, inner };
+  const { store, counts } = countStoreCalls(inner);
+  const total = () => Object.values(counts.calls).reduce((a, b) => a + b, 0);
+  return { store, calls: counts.calls, total, reset: counts.reset, inner };
 }
 
 const secret = testSecret();

@@ -258,6 +258,22 @@ describe.each([
     expect((await b.post('/form', { form: { _token: token } })).status).toBe(403);
   });
 
+  it('reaches reply.locals when @fastify/view is registered after the plugin (its onRequest hook resets them)', async () => {
+    const other = fastify();
+    await other.register(session, { secret: SECRET, cookie: { secure: false } });
+    await other.register(view as any, { engine: { ejs }, root: dir });
+    other.get('/flash', (request, reply) => (request.session.flash('success', 'later'), redirect(reply, '/page')));
+    other.get('/page', (_request, reply) => reply.view('page.ejs'));
+    const started = await listen(other);
+    try {
+      const b = new HttpClient(started.baseUrl);
+      await b.get('/flash');
+      expect(await (await b.get('/page')).text()).toBe('<p class="flash">later</p><p>page</p>');
+    } finally {
+      await started.close();
+    }
+  });
+
   it('refuses a bad token with the CsrfError (403, its message shown) before the handler runs', async () => {
     const response = await new HttpClient(server.baseUrl).post('/guarded', { form: { _token: 'nope' } });
     expect(response.status).toBe(403);

@@ -134,6 +134,7 @@ export class ExpressSessionMigrator {
   readonly #flashKey: string | false;
   readonly #user: ExpressSessionMigratorOptions['user'];
   readonly #transform: ExpressSessionMigratorOptions['transform'];
+  readonly #inflight = new Map<string, Promise<MigrateResult>>();
 
   constructor(options: ExpressSessionMigratorOptions) {
     if (options === null || typeof options !== 'object') throw new ConfigError('[sess] ExpressSessionMigrator needs options: { manager, secret, source }.');
@@ -191,7 +192,7 @@ export class ExpressSessionMigrator {
       return { cookieHeader: withoutOld, setCookies: [this.#expireOld], outcome: 'closed' };
     }
     for (const oldId of ids) {
-      const found = await this.#migrate(oldId);
+      const found = await this.#once(oldId);
       if (found === undefined) continue;
       if (found.outcome === 'invalid') return { cookieHeader: header, setCookies: [], outcome: 'invalid', issues: found.issues };
       const sessCookie = this.manager.cookieFor(found.id);
@@ -209,7 +210,27 @@ export class ExpressSessionMigrator {
     return createHmac('sha256', this.#idKey).update(oldId).digest('base64url');
   }
 
-  async #migrate(oldId: string): Promise<{ id: string; outcome: 'migrated' | 'handed-over' } | { outcome: 'invalid'; issues: string[] } | undefined> {
+  /**
+   * `#migrate`, shared by the overlapping requests of this process: the
+   * first runs it, the others take its result as a hand-over (requests on
+   * other processes find the session in the store instead).
+   */
+  async #once(oldId: string): Promise<MigrateResult> {
+    const running = this.#inflight.get(oldId);
+    if (running !== undefined) {
+      const found = await running;
+      return found?.outcome === 'migrated' ? { id: found.id, outcome: 'handed-over' } : found;
+    }
+    const promise = this.#migrate(oldId);
+    this.#inflight.set(oldId, promise);
+    try {
+      return await promise;
+    } finally {
+      this.#inflight.delete(oldId);
+    }
+  }
+
+  async #migrate(oldId: string): Promise<MigrateResult> {
     const id = this.sessIdFor(oldId);
     const store = this.manager.store;
     const claimed = await this.#bounded(`take the express-session record from ${this.source.kind}`, () => this.source.claim(oldId));
@@ -349,6 +370,9 @@ export class ExpressSessionMigrator {
     });
   }
 }
+
+/** What migrating one old id gave: a sess id to use, a schema refusal, or nothing. */
+type MigrateResult = { id: string; outcome: 'migrated' | 'handed-over' } | { outcome: 'invalid'; issues: string[] } | undefined;
 
 /** The `cookie.expires` express-session stored, as epoch ms. */
 function cookieExpiry(cookie: unknown): number | undefined {

@@ -204,13 +204,22 @@ describe('ExpressSessionMigrator', () => {
       await new Promise((r) => setTimeout(r, 50));
       return set(...args);
     };
-    const { source, migrator, store } = setup({ store: slow });
+    const { source, migrator, store, manager } = setup({ store: slow });
     source.records.set('o', { session: { cookie: cookieOf(), userId: 'o' } });
+    // In one process: the overlapping requests share the one migration.
     const results = await Promise.all(Array.from({ length: 5 }, () => migrator.load(oldCookie('o'))));
     expect(results.map((r) => r.outcome).sort()).toEqual(['handed-over', 'handed-over', 'handed-over', 'handed-over', 'migrated']);
     expect(new Set(results.map((r) => r.cookieHeader)).size).toBe(1);
-    expect(source.claims).toBe(5);
+    expect(source.claims).toBe(1);
     expect((await store.get(migrator.sessIdFor('o')))?.record.data).toEqual({ userId: 'o' });
+
+    // Across processes (two migrators on the same stores): the loser's claim finds nothing and it waits for the write.
+    const other = new ExpressSessionMigrator({ manager, secret: OLD, source });
+    source.records.set('p', { session: { cookie: cookieOf(), userId: 'p' } });
+    const [a, b] = await Promise.all([migrator.load(oldCookie('p')), other.load(oldCookie('p'))]);
+    expect([a.outcome, b.outcome].sort()).toEqual(['handed-over', 'migrated']);
+    expect(a.cookieHeader).toBe(b.cookieHeader);
+    expect(source.claims).toBe(3);
   });
 
   it('hands over only within handoverWindow: later, the old cookie is dead', async () => {

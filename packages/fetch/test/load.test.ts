@@ -14,7 +14,7 @@ describe.each([
   ['MemoryStore', () => new MemoryStore()],
   ['FileStore', () => new FileStore({ dir: join(dir, 'file') })],
 ] as Array<[string, () => Store]>)('reliability load, plain fetch handler on @hono/node-server, %s', (_name, makeStore) => {
-  it('50 clients x 200 overlapping requests (increments and reads): 0 lost updates, 0 5xx', { timeout: 120_000 }, async () => {
+  it('50 clients x 200 overlapping requests (increments and reads): 0 lost updates, 0 5xx', { timeout: 180_000 }, async () => {
     const server = await serveWithNodeServer(scenarioHandler(makeStore()));
     try {
       const result = await runLoad(server.baseUrl, { clients: 50, requests: 200, parallel: 4 });

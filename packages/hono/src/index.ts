@@ -9,7 +9,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { CSRF_VARY, ConfigError, createCsrfCheck, managerOf, toManager } from '@sess/core';
 import type { CsrfOptions, DefaultData, Session, SessionManager, SessionManagerOptions } from '@sess/core';
-import { SessionLifecycle, errorResponse, fetchExchange, isSessionError, withHeader, type LifecycleOptions } from '@sess/core/http';
+import { SessionLifecycle, errorResponse, fetchExchange, isSessionError, withHeader, type Exchange, type LifecycleOptions } from '@sess/core/http';
 
 export type { CsrfOptions, DefaultData, Session, SessionData, SessionManagerOptions } from '@sess/core';
 export type { LifecycleOptions } from '@sess/core/http';
@@ -45,6 +45,16 @@ function toHTTPException(err: unknown, vary = false): unknown {
   const { status, headers, body } = errorResponse(err); // errorToResponse's answer, with Vary in its init (see addHeaders)
   const res = new Response(body, { status, headers: vary ? { ...headers, vary: CSRF_VARY } : headers });
   return new HTTPException(status as 500, { res, message: body, cause: err });
+}
+
+/**
+ * The request as the lifecycle sees it. The CSRF form field is read from a
+ * clone of the raw request, so the body stays readable for everyone; when a
+ * validator already consumed it, from Hono's parsed-body cache instead.
+ */
+function exchangeOf(c: Context): Exchange {
+  const fetchSide = fetchExchange(c.req.raw);
+  return { ...fetchSide, body: () => (c.req.raw.bodyUsed ? c.req.parseBody() : (fetchSide.body as () => Promise<unknown>)()) };
 }
 
 /**
@@ -87,7 +97,7 @@ export function session<Data extends object = DefaultData>(options: SessionOptio
     if (managerOf(c.get('session')) === manager) return next(); // mounted twice
     let request;
     try {
-      request = await lifecycle.begin(fetchExchange(c.req.raw));
+      request = await lifecycle.begin(exchangeOf(c));
     } catch (err) {
       throw toHTTPException(err, lifecycle.checksCsrf);
     }
@@ -127,7 +137,7 @@ export function csrf(options: CsrfOptions = {}): MiddlewareHandler<SessionEnv<an
     if (!current || !manager) throw new ConfigError('[sess] csrf() found no session: add app.use(session({ secret, store })) before app.use(csrf()).');
     c.set('csrfToken', () => current.generateToken());
     try {
-      await check(manager, current, fetchExchange(c.req.raw));
+      await check(manager, current, exchangeOf(c));
     } catch (err) {
       throw toHTTPException(err, true);
     }

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { stream } from 'hono/streaming';
+import { validator } from 'hono/validator';
 import { ConfigError, CsrfError, MemoryStore, SessionManager, StoreError, type Session } from '@sess/core';
 import { ControlledStore, HttpClient } from '@sess/test-utils';
 import { csrf, session, type SessionEnv } from '@sess/hono';
@@ -46,6 +47,8 @@ describe('hono session() and csrf()', () => {
     api.get('/visits', (c) => c.json({ visits: c.var.session.increment('visits') }));
     app.route('/api', api);
     app.post('/guarded', csrf(), async (c) => c.json({ body: await c.req.parseBody() }));
+    // A validator that reads the form before csrf(): the token comes from Hono's parsed-body cache.
+    app.post('/validated', validator('form', (form) => form), csrf(), (c) => c.json({ form: c.req.valid('form') }));
     app.get('/guarded', csrf(), (c) => c.json({ token: c.var.csrfToken() }));
     // A page of the app's own for sess errors: the HTTPException carries the sess error as cause.
     app.onError((err, c) => {
@@ -113,6 +116,14 @@ describe('hono session() and csrf()', () => {
     expect(err).toBeInstanceOf(HTTPException);
     expect(err.status).toBe(403);
     expect((err.cause as CsrfError).reason).toBe('invalid-token');
+  });
+
+  it('csrf() after a validator that read the form finds the token in Hono\'s body cache', async () => {
+    const b = new HttpClient(server.baseUrl);
+    const { token } = (await (await b.get('/guarded')).json()) as { token: string };
+    const ok = await b.post('/validated', { form: { _token: token, name: 'ada' } });
+    expect(await ok.json()).toEqual({ form: { _token: token, name: 'ada' } });
+    expect((await b.post('/validated', { form: { _token: token, name: 'eve' } })).status).toBe(403);
   });
 
   it('a store failure at load and at commit answers 503 without detail, the handler\'s answer dropped', async () => {

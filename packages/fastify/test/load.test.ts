@@ -100,7 +100,7 @@ describe.each([
     } finally {
       await server.close();
     }
-  }, 120_000);
+  }, 180_000);
 
   if (withFileStore) it('FileStore in a temporary folder: 0 lost updates, 0 5xx', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sess-fastify-load-'));
@@ -114,5 +114,5 @@ describe.each([
       await store.close();
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 120_000);
+  }, 180_000);
 });

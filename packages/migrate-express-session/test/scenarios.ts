@@ -42,7 +42,7 @@ export function migrationScenarios(name: string, open: () => Promise<Backend>): 
       backend = await open();
       // Before the switch: real users sign in on express-session.
       oldApp = await startOldApp(backend.oldStore);
-      for (const user of [...USERS, 'flashy', 'racer', 'victim', 'tab', 'leaver']) {
+      for (const user of [...USERS, 'flashy', 'racer', 'spread', 'victim', 'tab', 'leaver']) {
         const client = new HttpClient(oldApp.baseUrl);
         await json(await client.post(`/login?user=${user}`));
         expect((await json(await client.get('/me'))).userId).toBe(user);
@@ -160,6 +160,29 @@ export function migrationScenarios(name: string, open: () => Promise<Backend>): 
       expect(outcomes).toEqual(['handed-over', 'handed-over', 'handed-over', 'handed-over', 'handed-over', 'migrated']);
       // Increments are atomic in the store: all six count, on the one session.
       expect((await json(await tabs[0]!.get('/me'))).visits).toBe(7);
+    });
+
+    it('migrates once when overlapping requests reach two instances of the new app', async () => {
+      const second = await startNewApp(backend.newStore, source);
+      try {
+        const spread = clients.get('spread')!;
+        const oldId = oldIdOf(spread);
+        const tabs = Array.from({ length: 6 }, (_, i) => {
+          const tab = new HttpClient(i % 2 === 0 ? newApp.baseUrl : second.baseUrl);
+          for (const [name, value] of spread.cookies) tab.cookies.set(name, value);
+          return tab;
+        });
+        const bodies = await Promise.all(tabs.map(async (tab) => json(await tab.get('/visit'))));
+        for (const body of bodies) expect(body.visits).toBeGreaterThanOrEqual(2);
+        expect(new Set(tabs.map(sessIdOf))).toEqual(new Set([newApp.migrator.sessIdFor(oldId)]));
+        expect(await recordsOf('spread')).toHaveLength(1);
+        expect(await backend.oldExpiry(oldId)).toBeUndefined();
+        expect((await json(await tabs[1]!.get('/me'))).visits).toBe(7);
+        const outcomes = [...newApp.results, ...second.results].filter((r) => r.cookieHeader?.includes(sessIdOf(tabs[0]!)!)).map((r) => r.outcome);
+        expect(outcomes.filter((o) => o === 'migrated')).toHaveLength(1);
+      } finally {
+        await second.close();
+      }
     });
 
     it('hands the migrated session to a tab that still has the old cookie, and never brings back a signed-out one', async () => {

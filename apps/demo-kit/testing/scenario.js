@@ -233,7 +233,7 @@ export function browserScenario(t, { name, screenshotDir, start }) {
 
 /** "express-demo" → "Express", as the pages name their framework. @param {string} name */
 function frameworkOf(name) {
-  return /** @type {Record<string, string>} */ ({ 'express-demo': 'Express', 'koa-demo': 'Koa', 'next-demo': 'Next.js' })[name] ?? name;
+  return /** @type {Record<string, string>} */ ({ 'express-demo': 'Express', 'koa-demo': 'Koa', 'next-demo': 'Next.js', 'fastify-demo': 'Fastify', 'hono-demo': 'Hono' })[name] ?? name;
 }
 
 /**

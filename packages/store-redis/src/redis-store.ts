@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { debuglog } from 'node:util';
-import { ConfigError, StoreError, applyChange, isSessionRecord, toStoreError } from '@sess/core';
+import { ConfigError, ROTATED_MARK, ROTATED_MARK_TTL, StoreError, applyChange, isRotatedMark, isSessionRecord, toStoreError } from '@sess/core';
 import type { SessionChange, SessionRecord, Store, StoredSession, UpdateResult, VersionedRecord } from '@sess/core/store';
 import type { Cluster, Redis } from 'ioredis';
 import { CAS_LUA, DEL_IF_LUA, INDEX_LUA, ROTATE_CAS_LUA, ROTATE_LUA, UPDATE_LUA } from './scripts.js';
@@ -34,17 +34,18 @@ export interface RedisStoreOptions {
 /**
  * What UPDATE_LUA and ROTATE_LUA return: existed, written (-1: the new id is
  * taken), consumed flash JSON, old user JSON or '', new user JSON or '',
- * consumed tokens JSON, the record's JSON as stored ('' when none).
+ * consumed tokens JSON, the record's JSON as stored ('' when none), moved (1:
+ * nothing written because the key holds a rotated mark).
  */
-type ScriptReply = [number, number, string, string, string, string, string];
+type ScriptReply = [number, number, string, string, string, string, string, number];
 
 /** The commands `defineCommand` adds to the client (EVALSHA, EVAL on NOSCRIPT). */
 interface ScriptCommands {
   sessStoreUpdate(key: string, change: string, ttlMs: number): Promise<ScriptReply>;
-  sessStoreRotate(oldKey: string, newKey: string, change: string, ttlMs: number): Promise<ScriptReply>;
+  sessStoreRotate(oldKey: string, newKey: string, change: string, ttlMs: number, mark: string, markMs: number): Promise<ScriptReply>;
   sessStoreIndex(key: string, id: string, ttlMs: number): Promise<number>;
   sessStoreCas(key: string, expected: string, next: string, ttlMs: number): Promise<number>;
-  sessStoreRotateCas(oldKey: string, newKey: string, expected: string, next: string, ttlMs: number): Promise<number>;
+  sessStoreRotateCas(oldKey: string, newKey: string, expected: string, next: string, ttlMs: number, mark: string, markMs: number): Promise<number>;
   sessStoreDelIf(key: string, expected: string): Promise<number>;
 }
 
@@ -61,16 +62,29 @@ const SCRIPTS: Array<[keyof ScriptCommands, number, string]> = [
 ];
 
 /**
- * What a rotated-away id holds on a Cluster between the linearisation point of
- * `rotate` and the delete of the old key: not a session record, so every read
- * (get, update's script, listByUser) takes it for absent. The nonce makes each
- * rotation's tombstone its own, so the final delete never removes anything else.
+ * What `rotate` leaves under the old id on a single node: core's rotated mark,
+ * `{"sess:rotated":true}`. Not a session record, so every read (get, the
+ * scripts, listByUser) takes it for absent; `update` and `rotate` of the id
+ * answer `moved: true`.
  */
-const TOMBSTONE_PREFIX = '{"sess:rotated":';
-const tombstone = () => `${TOMBSTONE_PREFIX}"${randomBytes(12).toString('base64url')}"}`;
+const MARK = JSON.stringify(ROTATED_MARK);
 
-/** How long a tombstone outlives a rotation that died half-way (ms). */
-const TOMBSTONE_TTL_MS = 60_000;
+/**
+ * The rotated mark on a Cluster, `{"sess:rotated":true,"nonce":"…"}`: written at
+ * the linearisation point, before the new key. The nonce makes each rotation's
+ * mark its own, so the undo of a rotation whose new id is taken (a
+ * compare-and-set on the mark's text) never replaces another rotation's mark.
+ */
+const clusterMark = () => `{"sess:rotated":true,"nonce":"${randomBytes(12).toString('base64url')}"}`;
+
+/** The longest a rotated mark stays (ms): ROTATED_MARK_TTL of core, 60 s. */
+const MARK_TTL_MS = ROTATED_MARK_TTL * 1000;
+
+/** A rotated mark's ttl in ms for a record written with `ms`: min(60 s, ms). */
+const markMs = (ms: number) => Math.min(MARK_TTL_MS, ms);
+
+/** Quick test before a JSON parse: every mark this store writes starts so. */
+const MARK_PREFIX = '{"sess:rotated"';
 
 /** How many times a Cluster `rotate` that lost a race with a writer of the old id tries again. */
 const ROTATE_ATTEMPTS = 100;
@@ -125,9 +139,9 @@ const globEscape = (text: string) => text.replace(/[*?[\]\\]/g, '\\$&');
 /**
  * Sessions in Redis (ioredis): single node, Sentinel or Cluster. Records expire
  * natively (`SET … PX`), `update` is one Lua script call (atomic, one round trip),
- * `rotate` one script on a single node and a tombstone hand-over on a Cluster,
- * versions are the stored JSON text, and a set per user lets an app list and end
- * a user's sessions.
+ * `rotate` one script on a single node and a hand-over in one-key steps on a
+ * Cluster, leaving a rotated mark under the old id either way; versions are the
+ * stored JSON text, and a set per user lets an app list and end a user's sessions.
  *
  * @example
  * import Redis from 'ioredis';
@@ -139,7 +153,7 @@ export class RedisStore implements Store {
   readonly client: RedisClient;
   /** The key prefix. */
   readonly prefix: string;
-  /** A Cluster client: `rotate` takes the tombstone path (the old and new keys live in different slots). */
+  /** A Cluster client: `rotate` takes the one-key steps (the old and new keys live in different slots). */
   readonly #cluster: boolean;
 
   constructor(options: RedisStoreOptions) {
@@ -184,7 +198,7 @@ export class RedisStore implements Store {
 
   /**
    * The record (one GET) and its version, the exact text read; undefined when
-   * absent, expired, unreadable or a rotation's tombstone.
+   * absent, expired, unreadable or a rotated mark.
    * @example const found = await store.get(id); // { record, version }
    */
   async get(id: string): Promise<VersionedRecord | undefined> {
@@ -217,7 +231,7 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Deletes the record (DEL); an absent id is not an error.
+   * Deletes the record, or the rotated mark (DEL); an absent id is not an error.
    * @example await store.destroy(id);
    */
   async destroy(id: string): Promise<void> {
@@ -231,6 +245,8 @@ export class RedisStore implements Store {
    * from `get` or a previous write) still stored, one compare-and-set script swaps
    * in `applyChange(expected.record, change)`; otherwise one script applies the
    * change to the stored record. Returns the new record and version when written.
+   * With `ifExists`, an id that holds a rotated mark answers `moved: true` and
+   * nothing is written; without it, a new record replaces the mark.
    * @example const { consumedTokens, version } = await store.update(id, { ifExists: true, consumeTokens: [token], lastSeen: Date.now() }, 3600, found);
    */
   async update(id: string, change: SessionChange, ttlSeconds: number, expected?: VersionedRecord): Promise<UpdateResult> {
@@ -258,18 +274,20 @@ export class RedisStore implements Store {
 
   /**
    * Regenerates: the record under `oldId`, with `change` applied (`ifExists`
-   * implied), moves to `newId` and `oldId` is gone. Nothing is written when
-   * `oldId` holds no record (a session revoked meanwhile is never brought back).
+   * implied), moves to `newId`, and `oldId` keeps a rotated mark for
+   * min(60 s, ttl): it reads as absent, and an update or rotate of `oldId`
+   * answers `{ existed: false, written: false, moved: true }`. Nothing is written
+   * when `oldId` holds no record (a session revoked meanwhile is never brought
+   * back) or a mark (rotated already: `moved: true`).
    *
    * On a single node (or Sentinel) it is one script over both keys: a
    * compare-and-set (ROTATE_CAS_LUA) when `expected` is still stored, else
-   * ROTATE_LUA, which reads, applies, writes and deletes in one step. On a
-   * Cluster the two ids hash to different slots, which no script can span, so
-   * the old key is first swapped for a tombstone if it still holds the version
-   * read (the linearisation point: from then on an overlapping update of the old
-   * id finds it gone, and one that came before changed the version and makes
-   * this step retry on the new text), then the new key is written (SET NX) and
-   * the tombstone deleted.
+   * ROTATE_LUA, which reads, applies, writes the new key and the mark in one
+   * step. On a Cluster the two ids hash to different slots, which no script can
+   * span, so the old key is first swapped for the mark if it still holds the
+   * version read (the linearisation point: from then on an overlapping update of
+   * the old id learns it moved, and one that came before changed the version and
+   * makes this step retry on the new text), then the new key is written (SET NX).
    * @example const moved = await store.rotate(oldId, newId, { lastSeen: Date.now() }, 3600, found);
    */
   async rotate(oldId: string, newId: string, change: SessionChange, ttlSeconds: number, expected?: VersionedRecord): Promise<UpdateResult> {
@@ -338,22 +356,24 @@ export class RedisStore implements Store {
     if (held !== undefined && ms > 0) {
       const { record, ...outcome } = applyChange(held.record, change);
       const next = serialise(record!);
-      const swapped = await this.#scripts.sessStoreRotateCas(oldKey, newKey, held.version, next, ms);
+      const swapped = await this.#scripts.sessStoreRotateCas(oldKey, newKey, held.version, next, ms, MARK, markMs(ms));
       if (swapped === -1) throw taken();
       if (swapped === 1) {
         await this.#reindex(oldId, newId, held.record.user, record!.user, ms);
         return { ...outcome, written: true, record: record!, version: next };
       }
     }
-    const reply = await this.#scripts.sessStoreRotate(oldKey, newKey, JSON.stringify(change), ms);
+    const reply = await this.#scripts.sessStoreRotate(oldKey, newKey, JSON.stringify(change), ms, MARK, markMs(ms));
     if (reply[1] === -1) throw taken();
     return this.#outcome(reply, oldId, newId, ms);
   }
 
   /**
-   * A Cluster: tombstone the old key if unchanged (retrying on a lost race), write
-   * the new key, delete the tombstone. A failure after the tombstone leaves the
-   * session gone (signed out), never in two places.
+   * A Cluster: swap the old key for a rotated mark if unchanged (retrying on a lost
+   * race), then write the new key; the mark stays, expiring by itself. A failure
+   * after the mark leaves the session gone (signed out), never in two places; for
+   * up to 60 s an overlapping update of the old id then answers `moved` (its
+   * change is lost and core says so with a 409, as for any lost change).
    */
   async #rotateAcrossSlots(oldId: string, newId: string, change: SessionChange, ms: number, held: { record: SessionRecord; version: string } | undefined): Promise<UpdateResult> {
     const oldKey = this.key(oldId);
@@ -363,13 +383,14 @@ export class RedisStore implements Store {
       if (current === undefined) {
         const raw = await this.client.get(oldKey);
         const record = raw == null ? undefined : this.#parse(raw, oldId);
-        if (record === undefined) return { existed: false, written: false, consumedTokens: [], consumedFlash: {} };
+        if (record === undefined) return gone(raw != null && isMark(raw));
         current = { record, version: raw! };
       }
       const { record, ...outcome } = applyChange(current.record, change);
       const next = serialise(record!);
-      const mark = tombstone();
-      if ((await this.#scripts.sessStoreCas(oldKey, current.version, mark, TOMBSTONE_TTL_MS)) !== 1) {
+      const mark = clusterMark();
+      // A ttl of 0 or less writes no record and leaves no mark: the mark is deleted below.
+      if ((await this.#scripts.sessStoreCas(oldKey, current.version, mark, ms > 0 ? markMs(ms) : MARK_TTL_MS)) !== 1) {
         current = undefined; // written (or destroyed) since it was read: read it again
         continue;
       }
@@ -377,8 +398,11 @@ export class RedisStore implements Store {
         await this.#scripts.sessStoreCas(oldKey, mark, current.version, ms); // put the old record back
         throw taken();
       }
-      await this.#scripts.sessStoreDelIf(oldKey, mark);
-      await this.#reindex(oldId, newId, current.record.user, record!.user, ms);
+      if (ms <= 0) {
+        await this.#scripts.sessStoreDelIf(oldKey, mark);
+      } else {
+        await this.#reindex(oldId, newId, current.record.user, record!.user, ms);
+      }
       return { ...outcome, written: true, record: record!, version: next };
     }
     throw new StoreError(
@@ -389,24 +413,26 @@ export class RedisStore implements Store {
 
   /** The UpdateResult of an UPDATE_LUA or ROTATE_LUA reply, after keeping the user sets in step. */
   async #outcome(reply: ScriptReply, oldId: string, newId: string, ms: number): Promise<UpdateResult> {
-    const [existed, written, flash, oldUserRaw, newUserRaw, tokens, json] = reply;
-    const outcome = {
+    const [existed, written, flash, oldUserRaw, newUserRaw, tokens, json, moved] = reply;
+    const outcome: UpdateResult = {
       existed: existed === 1,
       written: written === 1,
       consumedTokens: JSON.parse(tokens) as string[],
       consumedFlash: JSON.parse(flash) as UpdateResult['consumedFlash'],
     };
+    if (moved === 1) outcome.moved = true;
     if (written !== 1) return outcome;
     if (ms > 0) await this.#reindex(oldId, newId, parseUser(oldUserRaw), parseUser(newUserRaw), ms);
     return { ...outcome, record: JSON.parse(json) as SessionRecord, version: json };
   }
 
-  /** The record in a stored text, or undefined when it is not one (corrupt, a tombstone). */
+  /** The record in a stored text, or undefined when it is not one (corrupt, a rotated mark). */
   #parse(raw: string, id: string): SessionRecord | undefined {
-    if (raw.startsWith(TOMBSTONE_PREFIX)) return undefined;
+    if (raw.startsWith(MARK_PREFIX)) return undefined;
     try {
       const record: unknown = JSON.parse(raw);
       if (isSessionRecord(record)) return record;
+      if (isRotatedMark(record)) return undefined; // a mark: absent, not corrupt
     } catch {
       // corrupt: reads as absent, like every store
     }
@@ -490,6 +516,20 @@ export class RedisStore implements Store {
       );
     }
   }
+}
+
+/** Whether a stored text that is no record is a rotated mark (any JSON object with the own key "sess:rotated"). */
+function isMark(raw: string): boolean {
+  try {
+    return isRotatedMark(JSON.parse(raw));
+  } catch {
+    return false;
+  }
+}
+
+/** A rotate or update that found no record under the id; `moved` when it held a rotated mark. */
+function gone(moved: boolean): UpdateResult {
+  return { existed: false, written: false, consumedTokens: [], consumedFlash: {}, ...(moved ? { moved: true } : {}) };
 }
 
 /** The new id of a rotation already holds something: nothing was changed. */

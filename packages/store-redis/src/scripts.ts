@@ -2,9 +2,15 @@
  * The Lua scripts of RedisStore. All but the two rotate scripts touch one key
  * only, so each call hashes to one slot and runs unchanged on Redis Cluster.
  * ROTATE_LUA and ROTATE_CAS_LUA take the old and the new session key: they run
- * on a single node (or Sentinel) only; on a Cluster `rotate` marks the old key
- * with a tombstone (CAS_LUA), writes the new key and deletes the old one
- * (DEL_IF_LUA) instead, each a one-key call.
+ * on a single node (or Sentinel) only; on a Cluster `rotate` swaps the old key
+ * for a rotated mark (CAS_LUA) and then writes the new key instead, each a
+ * one-key call.
+ *
+ * A rotated mark (`ROTATED_MARK` of @sess/core: any JSON object with the own
+ * key "sess:rotated") is what `rotate` leaves under the old id for
+ * min(60 s, ttl): every script reads it as absent, and UPDATE_LUA and ROTATE_LUA
+ * report it (moved = 1) so an overlapping update of the old id learns the
+ * session moved rather than was destroyed.
  *
  * Why a hand-written JSON scanner instead of cjson.decode + cjson.encode: cjson
  * prints numbers with 14 significant digits (a double needs 17), and it decodes
@@ -168,6 +174,15 @@ local function starts(raw, b)
   return raw ~= nil and byte(raw, ws(raw, 1)) == b
 end
 
+-- Whether a stored text that is no record is a rotated mark: a JSON object
+-- with the member "sess:rotated" (written by JSON.stringify or these scripts,
+-- so the key is never escaped).
+local function is_mark(raw)
+  if not raw then return false end
+  local ok, m = pcall(parse_object, raw)
+  return ok and m.seen['"sess:rotated"'] == true
+end
+
 -- The stored record split into members, or nil when absent or not a session
 -- record (corrupt data reads as absent, as in every store).
 local function read_record(raw)
@@ -290,43 +305,54 @@ end
  * `update`: KEYS[1] the session key; ARGV[1] the change as JSON; ARGV[2] the ttl
  * in ms (0 or less: the result is computed and the key deleted). Returns
  * { existed, written, consumedFlash JSON, old user JSON or '', new user JSON or '',
- * consumedTokens JSON, the record's JSON as stored ('' when nothing was written) }.
- * Anything that is not a session record (absent, corrupt, a rotation's
- * tombstone) reads as absent.
+ * consumedTokens JSON, the record's JSON as stored ('' when nothing was written),
+ * moved }. Anything that is not a session record (absent, corrupt, a rotated
+ * mark) reads as absent: with ifExists nothing is written, and moved is 1 when
+ * the key holds a rotated mark; without ifExists a new record replaces it.
  */
 export const UPDATE_LUA = `${APPLY_LUA}
 local change = fields(ARGV[1])
 local ttl = tonumber(ARGV[2])
-local rec = read_record(redis.call('GET', KEYS[1]))
-if not rec and change.ifExists == 'true' then return { 0, 0, '{}', '', '', '[]', '' } end
+local raw = redis.call('GET', KEYS[1])
+local rec = read_record(raw)
+if not rec and change.ifExists == 'true' then return { 0, 0, '{}', '', '', '[]', '', is_mark(raw) and 1 or 0 } end
 local json, consumed_flash, consumed_tokens, old_user, user = apply(rec, change)
 if ttl > 0 then
   redis.call('SET', KEYS[1], json, 'PX', ttl)
 else
   redis.call('DEL', KEYS[1])
 end
-return { rec and 1 or 0, 1, consumed_flash, old_user or '', user or '', consumed_tokens, json }
+return { rec and 1 or 0, 1, consumed_flash, old_user or '', user or '', consumed_tokens, json, 0 }
 `;
 
 /**
  * `rotate` on one node, the whole regeneration in one script: KEYS[1] the old
  * session key, KEYS[2] the new one (both keys in one script: never used on a
  * Cluster, where they hash to different slots); ARGV[1] the change as JSON
- * (ifExists implied); ARGV[2] the ttl in ms. Reads the old record; absent or
- * unreadable: writes nothing, returns existed 0. A taken new key: writes
- * nothing, returns written -1. Else writes the changed record under the new
- * key, deletes the old one and returns what UPDATE_LUA returns.
+ * (ifExists implied); ARGV[2] the ttl in ms; ARGV[3] the rotated mark's text;
+ * ARGV[4] the mark's ttl in ms (0 or less: the old key is deleted instead).
+ * Reads the old record; absent or unreadable: writes nothing, returns existed 0
+ * (and moved 1 when the old key holds a rotated mark: rotated already). A taken
+ * new key: writes nothing, returns written -1. Else writes the changed record
+ * under the new key, replaces the old one with the mark and returns what
+ * UPDATE_LUA returns.
  */
 export const ROTATE_LUA = `${APPLY_LUA}
 local change = fields(ARGV[1])
 local ttl = tonumber(ARGV[2])
-local rec = read_record(redis.call('GET', KEYS[1]))
-if not rec then return { 0, 0, '{}', '', '', '[]', '' } end
-if redis.call('EXISTS', KEYS[2]) == 1 then return { 1, -1, '{}', '', '', '[]', '' } end
+local mark_ttl = tonumber(ARGV[4])
+local raw = redis.call('GET', KEYS[1])
+local rec = read_record(raw)
+if not rec then return { 0, 0, '{}', '', '', '[]', '', is_mark(raw) and 1 or 0 } end
+if redis.call('EXISTS', KEYS[2]) == 1 then return { 1, -1, '{}', '', '', '[]', '', 0 } end
 local json, consumed_flash, consumed_tokens, old_user, user = apply(rec, change)
 if ttl > 0 then redis.call('SET', KEYS[2], json, 'PX', ttl) end
-redis.call('DEL', KEYS[1])
-return { 1, 1, consumed_flash, old_user or '', user or '', consumed_tokens, json }
+if mark_ttl > 0 then
+  redis.call('SET', KEYS[1], ARGV[3], 'PX', mark_ttl)
+else
+  redis.call('DEL', KEYS[1])
+end
+return { 1, 1, consumed_flash, old_user or '', user or '', consumed_tokens, json, 0 }
 `;
 
 /**
@@ -349,8 +375,8 @@ return 1
  * The fast path of `update` (ARGV[2] the record the caller computed with
  * applyChange: a string compare instead of the JSON walk of UPDATE_LUA, about a
  * tenth of Redis's time; on 0 the caller runs UPDATE_LUA), and on a Cluster the
- * linearisation point of `rotate` (ARGV[2] a tombstone) and its undo when the new
- * id turns out to be taken.
+ * linearisation point of `rotate` (ARGV[2] a rotated mark with a nonce) and its
+ * undo when the new id turns out to be taken.
  */
 export const CAS_LUA = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -363,22 +389,24 @@ return 0
 /**
  * Compare-and-set of `rotate` on one node: KEYS[1] the old session key, KEYS[2]
  * the new one; ARGV[1] the text the caller read under the old key; ARGV[2] the
- * record the caller computed with applyChange; ARGV[3] the ttl in ms (> 0).
+ * record the caller computed with applyChange; ARGV[3] the ttl in ms (> 0);
+ * ARGV[4] the rotated mark's text; ARGV[5] the mark's ttl in ms (> 0).
  * When the old key still holds ARGV[1] and the new key is free: writes the new
- * key, deletes the old one, returns 1. Returns 0 when the old record changed (the
- * caller then runs ROTATE_LUA), -1 when the new key is taken.
+ * key, replaces the old one with the mark, returns 1. Returns 0 when the old
+ * record changed (the caller then runs ROTATE_LUA), -1 when the new key is taken.
  */
 export const ROTATE_CAS_LUA = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
-redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[5])
 return 1
 `;
 
 /**
  * Delete-if-equal: KEYS[1] a key; ARGV[1] a text. Deletes the key only while it
- * still holds that text (a rotation's own tombstone, not a record written since).
+ * still holds that text (a Cluster rotation's own mark, not a record written
+ * since): used by a rotation with a ttl of 0 or less, which leaves no mark.
  * Returns 1 when deleted.
  */
 export const DEL_IF_LUA = `

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { emptyRecord, StoreError } from '@sess/core';
+import { emptyRecord, isRotatedMark, SessionManager, StoreError } from '@sess/core';
+import { TestClient, testSecret } from '@sess/core/testing';
 import { testStore } from '@sess/core/testing';
 import { RedisStore } from '@sess/store-redis';
 import { Cluster } from 'ioredis';
@@ -95,7 +96,8 @@ describe.skipIf(!runnable)('RedisStore on a 3-master Redis Cluster', () => {
         const moved = await store.rotate(a, b, { put: { moved: true }, lastSeen: 2 }, 60, i % 2 ? await store.get(a) : undefined);
         expect(moved).toMatchObject({ existed: true, written: true, record: { data: { i, moved: true } } });
         expect(await store.get(a)).toBeUndefined();
-        expect(await client!.exists(store.key(a))).toBe(0);
+        // the old key keeps the rotated mark, with this rotation's nonce
+        expect(await client!.get(store.key(a))).toMatch(/^\{"sess:rotated":true,"nonce":"[\w-]{16}"\}$/);
       }
       expect(crossed).toBeGreaterThan(5);
       for (const spy of two) expect(spy).not.toHaveBeenCalled();
@@ -105,7 +107,7 @@ describe.skipIf(!runnable)('RedisStore on a 3-master Redis Cluster', () => {
     expect(await store.listByUser('u')).toHaveLength(10);
   });
 
-  it('rotate across slots: a write of the old id between its read and the tombstone makes it read again, and the write is in the moved record', async () => {
+  it('rotate across slots: a write of the old id between its read and the mark makes it read again, and the write is in the moved record', async () => {
     const store = new RedisStore({ client: client!, prefix: `${prefix}reread:` });
     const other = new RedisStore({ client: second!, prefix: `${prefix}reread:` });
     const [a, b] = [randomBytes(16).toString('base64url'), randomBytes(16).toString('base64url')];
@@ -121,16 +123,16 @@ describe.skipIf(!runnable)('RedisStore on a 3-master Redis Cluster', () => {
     try {
       const moved = await store.rotate(a, b, { put: { moved: true }, lastSeen: 3 }, 60);
       expect(await interloper).toMatchObject({ existed: true, written: true });
-      expect(get).toHaveBeenCalledTimes(2); // the tombstone's compare-and-set failed: read again
+      expect(get).toHaveBeenCalledTimes(2); // the mark's compare-and-set failed: read again
       expect(moved.record?.data).toEqual({ n: 1, moved: true });
     } finally {
       get.mockRestore();
     }
     expect((await store.get(b))?.record.data).toEqual({ n: 1, moved: true });
-    expect(await client!.exists(store.key(a))).toBe(0);
+    expect(isRotatedMark(JSON.parse((await client!.get(store.key(a)))!))).toBe(true);
   });
 
-  it('rotate across slots: a write of the old id after the tombstone finds the id gone, and a destroy then does not stop the move', async () => {
+  it('rotate across slots: a write of the old id after the mark finds the id moved, and a destroy then does not stop the move (nor brings the mark back)', async () => {
     const store = new RedisStore({ client: client!, prefix: `${prefix}after:` });
     const other = new RedisStore({ client: second!, prefix: `${prefix}after:` });
     const [a, b] = [randomBytes(16).toString('base64url'), randomBytes(16).toString('base64url')];
@@ -139,7 +141,7 @@ describe.skipIf(!runnable)('RedisStore on a 3-master Redis Cluster', () => {
     const realSet = client!.set.bind(client!) as (...args: unknown[]) => Promise<unknown>;
     const late: unknown[] = [];
     const set = vi.spyOn(client!, 'set').mockImplementationOnce((async (...args: unknown[]) => {
-      // the old key is a tombstone now: what other instances see before the new key is written
+      // the old key holds the mark now: what other instances see before the new key is written
       late.push(await other.get(a));
       late.push(await other.update(a, { ifExists: true, increment: { n: 1 }, lastSeen: 2 }, 60));
       late.push(await other.update(a, { ifExists: true, increment: { n: 1 }, lastSeen: 2 }, 60, held));
@@ -152,13 +154,13 @@ describe.skipIf(!runnable)('RedisStore on a 3-master Redis Cluster', () => {
     } finally {
       set.mockRestore();
     }
-    const nothing = { existed: false, written: false, consumedTokens: [], consumedFlash: {} };
-    expect(late).toEqual([undefined, nothing, nothing]);
+    const moved = { existed: false, written: false, consumedTokens: [], consumedFlash: {}, moved: true };
+    expect(late).toEqual([undefined, moved, moved]);
     expect((await store.get(b))?.record.data).toEqual({ n: 0, moved: true });
     expect(await client!.exists(store.key(a))).toBe(0);
   });
 
-  it('rotate that fails after the tombstone (the new key\'s SET) leaves the session gone, never in two places', async () => {
+  it('rotate that fails after the mark (the new key\'s SET) leaves the session gone, never in two places; a late change of the old id is refused as moved', async () => {
     const store = new RedisStore({ client: client!, prefix: `${prefix}halfway:` });
     const [a, b] = [randomBytes(16).toString('base64url'), randomBytes(16).toString('base64url')];
     await store.set(a, { ...emptyRecord(1), user: 'u' }, 60);
@@ -170,10 +172,56 @@ describe.skipIf(!runnable)('RedisStore on a 3-master Redis Cluster', () => {
     } finally {
       set.mockRestore();
     }
-    expect(await store.get(a)).toBeUndefined(); // the tombstone: reads as absent, expires by itself
+    expect(await store.get(a)).toBeUndefined(); // the mark: reads as absent, expires by itself
     expect(await client!.pttl(store.key(a))).toBeLessThanOrEqual(60_000);
     expect(await store.get(b)).toBeUndefined();
-    expect(await store.update(a, { ifExists: true, put: { x: 1 }, lastSeen: 3 }, 60)).toMatchObject({ existed: false, written: false });
+    // the change is lost either way: it is refused visibly (moved), never written
+    expect(await store.update(a, { ifExists: true, put: { x: 1 }, lastSeen: 3 }, 60)).toMatchObject({ existed: false, written: false, moved: true });
     expect(await store.listByUser('u')).toEqual([]);
+  });
+
+  it('rotate across slots whose new id is taken puts the old record back over its own mark, never over another rotation\'s', async () => {
+    const store = new RedisStore({ client: client!, prefix: `${prefix}undo:` });
+    const [a, taken, c] = [randomBytes(16).toString('base64url'), randomBytes(16).toString('base64url'), randomBytes(16).toString('base64url')];
+    await store.set(a, { ...emptyRecord(1), data: { mine: 1 } }, 60);
+    await store.set(taken, emptyRecord(1), 60);
+    const before = (await store.get(a))!;
+    const realSet = client!.set.bind(client!) as (...args: unknown[]) => Promise<unknown>;
+    let foreign = '';
+    // Between this rotation's mark and its SET NX, the id is written anew (an update without
+    // ifExists) and rotated away by another instance: the undo must leave that mark alone.
+    const set = vi.spyOn(client!, 'set').mockImplementationOnce((async (...args: unknown[]) => {
+      const other = new RedisStore({ client: second!, prefix: `${prefix}undo:` });
+      await other.update(a, { put: { again: 1 }, lastSeen: 2 }, 60);
+      await other.rotate(a, c, { lastSeen: 3 }, 60);
+      foreign = (await client!.get(store.key(a)))!;
+      return realSet(...args);
+    }) as never);
+    try {
+      await expect(store.rotate(a, taken, { lastSeen: 4 }, 60, before)).rejects.toThrow(/new id is already taken/);
+    } finally {
+      set.mockRestore();
+    }
+    expect(isRotatedMark(JSON.parse(foreign))).toBe(true);
+    expect(await client!.get(store.key(a))).toBe(foreign); // the other rotation's mark, untouched
+    expect((await store.get(c))?.record.data).toEqual({ again: 1 });
+  });
+
+  it('SessionManager on a Cluster: a change lost to a regenerate fails with 409, one lost to a sign-out is dropped quietly', async () => {
+    const manager = new SessionManager({ store: new RedisStore({ client: client!, prefix: `${prefix}mgr:` }), secret: testSecret() });
+    const browser = new TestClient(manager);
+    await browser.request((s) => s.put('cart', ['x']));
+    const [slow, signIn] = [await manager.load(browser.cookie), await manager.load(browser.cookie)];
+    signIn.regenerateId(true);
+    await manager.commit(signIn);
+    slow.put('late', true);
+    await expect(manager.commit(slow)).rejects.toMatchObject({ code: 'E_SESSION_GONE', status: 409 });
+
+    const other = new TestClient(manager);
+    await other.request((s) => s.put('cart', ['y']));
+    const late = await manager.load(other.cookie);
+    await other.request((s) => s.destroy());
+    late.put('late', true);
+    expect(await manager.commit(late)).toBeUndefined();
   });
 });

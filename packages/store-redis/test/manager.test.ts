@@ -68,6 +68,27 @@ describe.skipIf(!hasRedis)('SessionManager with RedisStore', () => {
     expect((await manager.listSessions(user)).map((s) => s.details.userAgent)).toEqual(['laptop']);
   });
 
+  it('a change lost to a regenerate fails with 409 (the old id says moved); one lost to a sign-out is dropped quietly', async () => {
+    const manager = new SessionManager({ store, secret: testSecret() });
+    const browser = new TestClient(manager);
+    await browser.request((s) => s.put('cart', ['x']));
+    const [slow, reader, signIn] = await Promise.all([manager.load(browser.cookie), manager.load(browser.cookie), manager.load(browser.cookie)]);
+    signIn.regenerateId(true);
+    await manager.commit(signIn);
+    slow.put('late', true);
+    await expect(manager.commit(slow)).rejects.toMatchObject({ name: 'SessionGoneError', code: 'E_SESSION_GONE', status: 409 });
+    reader.get('cart');
+    expect(await manager.commit(reader)).toBeUndefined(); // it only read: nothing lost
+    expect((await manager.load(browser.cookie)).isNew).toBe(true); // the old id reads as absent
+
+    const other = new TestClient(manager);
+    await other.request((s) => s.put('cart', ['y']));
+    const late = await manager.load(other.cookie);
+    await other.request((s) => s.destroy());
+    late.put('late', true);
+    expect(await manager.commit(late)).toBeUndefined();
+  });
+
   it('surfaces a failing Redis as a StoreError from load, never as a fresh session', async () => {
     const broken = new Redis({ host: '127.0.0.1', port: 1, enableOfflineQueue: false, lazyConnect: true, retryStrategy: () => null });
     broken.on('error', () => {});

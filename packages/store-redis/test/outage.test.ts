@@ -84,9 +84,12 @@ describe.skipIf(!runnable).each(configs)('RedisStore when Redis goes away and co
     const result = await store.update('s', { put: { back: true }, user: 'u', lastSeen: 3 }, 60);
     expect(result).toMatchObject({ existed: false, written: true });
     expect(await store.rotate('s', 's2', { lastSeen: 4 }, 60)).toMatchObject({ existed: true, written: true });
-    expect(await store.rotate('s2', 's', { lastSeen: 5 }, 60)).toMatchObject({ existed: true, written: true });
-    expect((await store.get('s'))?.record.data).toEqual({ back: true });
-    expect((await store.listByUser('u')).map((s) => s.id)).toEqual(['s']);
+    expect(await store.update('s', { ifExists: true, put: { late: 1 }, lastSeen: 5 }, 60)).toMatchObject({ existed: false, written: false, moved: true });
+    // the old id keeps its rotated mark, and a mark counts as taken for a rotation onto it
+    await expect(store.rotate('s2', 's', { lastSeen: 5 }, 60)).rejects.toThrow(/new id is already taken/);
+    expect(await store.rotate('s2', 's3', { lastSeen: 5 }, 60)).toMatchObject({ existed: true, written: true });
+    expect((await store.get('s3'))?.record.data).toEqual({ back: true });
+    expect((await store.listByUser('u')).map((s) => s.id)).toEqual(['s3']);
     expect(performance.now() - restarted).toBeLessThan(5000);
   });
 });
@@ -119,7 +122,7 @@ describe.skipIf(!runnable)('RedisStore command use', () => {
     expect(stats.eval ?? 0).toBeLessThanOrEqual(3); // each script sent whole once at most
   });
 
-  it('rotate is one EVALSHA over both keys on the server: no GET, SET or DEL beside it', async () => {
+  it('rotate is one EVALSHA over both keys on the server: no GET, SET or DEL beside it, the mark written inside', async () => {
     const client = await connect({ maxRetriesPerRequest: 1 });
     const store = new RedisStore({ client, prefix: 'rot:' });
     await store.set('a', emptyRecord(1), 60);
@@ -141,8 +144,8 @@ describe.skipIf(!runnable)('RedisStore command use', () => {
     const end = seen.findLastIndex((s) => s.command === 'ping');
     const between = seen.slice(start + 1, end);
     expect(between.filter((s) => s.source !== 'lua').map((s) => s.command)).toEqual(['evalsha', 'evalsha']);
-    // inside the scripts: the reads and writes of both keys
-    expect(between.filter((s) => s.source === 'lua').map((s) => s.command)).toEqual(['get', 'exists', 'set', 'del', 'get', 'exists', 'set', 'del']);
+    // inside the scripts: the reads and writes of both keys (the second SET: the rotated mark under the old key)
+    expect(between.filter((s) => s.source === 'lua').map((s) => s.command)).toEqual(['get', 'exists', 'set', 'set', 'get', 'exists', 'set', 'set']);
   });
 
   it('Redis out of memory is E_STORE (503: the backend is unwell), not a refused value', async () => {

@@ -4,7 +4,7 @@ import { debuglog } from 'node:util';
 // StoreError from the main entry: the class apps test with instanceof (the CommonJS
 // builds of '@sess/core' and '@sess/core/store' each carry their own copy).
 import { ConfigError, StoreError } from '@sess/core';
-import { applyChange, isSessionRecord, Sweeper } from '@sess/core/store';
+import { applyChange, isRotatedMark, isSessionRecord, ROTATED_MARK, ROTATED_MARK_TTL, Sweeper } from '@sess/core/store';
 import type { SessionChange, SessionRecord, Store, StoredSession, UpdateResult, VersionedRecord } from '@sess/core/store';
 import { TEMP_SUFFIX, writeAtomic } from './atomic-write.js';
 import { acquireLock, breakIfStale } from './file-lock.js';
@@ -87,6 +87,18 @@ interface SessionDoc {
   record: SessionRecord;
 }
 
+/**
+ * What the file of an id that `rotate` moved away holds for a short while: the
+ * rotated mark in place of the record (`{"v":1,"expires":…,"id":…,"record":{"sess:rotated":true}}`).
+ * It reads as absent, is in no user index, and makes an update of the id say `moved`.
+ */
+interface MarkDoc {
+  v: 1;
+  expires: number;
+  id: string;
+  record: typeof ROTATED_MARK;
+}
+
 /** What a user index file holds. */
 interface UserDoc {
   v: 1;
@@ -94,8 +106,11 @@ interface UserDoc {
   ids: string[];
 }
 
-/** A session file as read: `text` is the raw file content, which is also the record's version. */
-type Read = { state: 'absent' } | { state: 'corrupt' } | { state: 'ok'; doc: SessionDoc; text: string };
+/**
+ * A session file as read: `text` is the raw file content, which is also the
+ * record's version. `mark`: the file holds a rotated mark, not a record.
+ */
+type Read = { state: 'absent' } | { state: 'corrupt' } | Live | { state: 'mark'; doc: MarkDoc; text: string };
 type Live = { state: 'ok'; doc: SessionDoc; text: string };
 
 /** The outcome when there was nothing to change (`ifExists` found no record). */
@@ -127,7 +142,7 @@ function expiresOf(text: string): number | undefined {
 }
 
 /** The text of a session file, keys in the order `expiresOf` relies on. */
-function serialize(doc: SessionDoc): string {
+function serialize(doc: SessionDoc | MarkDoc): string {
   return JSON.stringify({ v: doc.v, expires: doc.expires, id: doc.id, record: doc.record });
 }
 
@@ -142,16 +157,18 @@ class RefusedValue extends Error {
   }
 }
 
-function parseSession(text: string): SessionDoc | undefined {
+/** A session file's text as a record, a rotated mark, or corrupt (reads as absent). */
+function parseFile(text: string): Read {
   try {
     const doc = JSON.parse(text) as Partial<SessionDoc> | null;
-    if (doc && doc.v === 1 && typeof doc.id === 'string' && typeof doc.expires === 'number' && isSessionRecord(doc.record)) {
-      return doc as SessionDoc;
+    if (doc && doc.v === 1 && typeof doc.id === 'string' && typeof doc.expires === 'number') {
+      if (isSessionRecord(doc.record)) return { state: 'ok', doc: doc as SessionDoc, text };
+      if (isRotatedMark(doc.record)) return { state: 'mark', doc: doc as unknown as MarkDoc, text };
     }
   } catch {
     // not JSON (garbage, or truncated by something other than this store): absent
   }
-  return undefined;
+  return { state: 'corrupt' };
 }
 
 function positive(name: string, value: number | undefined, fallback: number, allowZero = false): number {
@@ -172,6 +189,8 @@ function positive(name: string, value: number | undefined, fallback: number, all
  *   so concurrent changes from any process never lose each other.
  * - A record's version is the raw text of its file.
  * - A user index file per user backs `listByUser`/`destroyByUser`.
+ * - `rotate` leaves a rotated mark in the old id's file for up to 60 s, so a late
+ *   update of the old id answers `moved: true`; the sweep removes it when expired.
  *
  * @example
  * const manager = new SessionManager({ secret, store: new FileStore({ dir: './.sessions' }) });
@@ -264,7 +283,7 @@ export class FileStore implements Store {
       return await this.#withLock(this.#layout.sessionLock(hash), async () => {
         const before = await this.#load(hash, id, expected);
         const { record, ...outcome } = applyChange(this.#live(before, id) ? before.doc.record : undefined, change);
-        if (record === undefined) return { ...outcome, written: false };
+        if (record === undefined) return { ...outcome, written: false, ...this.#moved(before, id) };
         const version = await this.#commit(id, hash, before, record, ttlSeconds);
         return { ...outcome, written: true, record, version };
       });
@@ -277,13 +296,14 @@ export class FileStore implements Store {
    * Regenerates in one lock section: holding the lock files of both ids (taken in
    * the order of their hashes, so two rotates never wait for each other in a
    * circle), reads the record under `oldId`, writes the changed record under
-   * `newId` (temporary file + rename), deletes the old file and moves the user
-   * index entry. An absent, expired or unreadable old record writes nothing. An
-   * update of `oldId` waits for the old id's lock, so it either ran before (and is
-   * in the moved record) or runs after and finds the old id gone.
+   * `newId` (temporary file + rename), replaces the old file with a rotated mark
+   * (expiring after min(60 s, ttl)) and moves the user index entry. An absent,
+   * expired or unreadable old record writes nothing; a marked one answers
+   * `moved: true`. An update of `oldId` waits for the old id's lock, so it either
+   * ran before (and is in the moved record) or runs after and finds the mark.
    *
-   * Crash order: the new file is complete before the old one goes, so a failed
-   * write (full disk) leaves the session as it was under the old id.
+   * Crash order: the new file is complete before the old one becomes a mark, so a
+   * failed write (full disk) leaves the session as it was under the old id.
    */
   async rotate(oldId: string, newId: string, change: SessionChange, ttlSeconds: number, expected?: VersionedRecord): Promise<UpdateResult> {
     const [oldHash, newHash] = [hashId(oldId), hashId(newId)];
@@ -292,7 +312,7 @@ export class FileStore implements Store {
       const locks = [...new Set([oldHash, newHash])].sort().map((hash) => this.#layout.sessionLock(hash));
       return await this.#withLocks(locks, async () => {
         const before = await this.#load(oldHash, oldId, expected);
-        if (!this.#live(before, oldId)) return nothing();
+        if (!this.#live(before, oldId)) return { ...nothing(), ...this.#moved(before, oldId) };
         const { record, ...outcome } = applyChange(before.doc.record, { ...change, ifExists: true });
         if (record === undefined) return nothing(); // not reached: the record exists
         if (newHash === oldHash) {
@@ -301,7 +321,7 @@ export class FileStore implements Store {
           return { ...outcome, written: true, record, version };
         }
         const version = await this.#commit(newId, newHash, await this.#read(newHash), record, ttlSeconds);
-        await this.#remove(oldId, oldHash, before);
+        await this.#mark(oldId, oldHash, before, Math.min(ROTATED_MARK_TTL, ttlSeconds));
         return { ...outcome, written: true, record, version };
       });
     } catch (err) {
@@ -310,45 +330,56 @@ export class FileStore implements Store {
   }
 
   /**
-   * Reads the user's index, then each session file (no lock). An entry that reads
-   * as gone may be a session in the middle of a rotation: it is read again once
-   * its lock is free, and the index is read again for the new id it may have
-   * moved to, so a session rotated during the listing is listed once, under the
-   * id the index names at the end.
+   * Reads the user's index, then the session files it names. When it names more
+   * than one, they are read holding all their lock files (taken in the order of
+   * their hashes, as `rotate` takes its two), so a session in the middle of a
+   * rotation is seen either before it (under the old id) or after (under the new
+   * one), never twice. An entry that reads as gone (a rotated mark, an absent or
+   * expired file, another user's session) makes it read the index again: when the
+   * index changed (a session rotated meanwhile), the listing starts over from it.
+   * Rotated marks are never listed.
    */
   async listByUser(userId: string): Promise<StoredSession[]> {
     try {
       await this.#prepare();
-      const listed = new Map<string, StoredSession>();
-      const seen = new Set<string>();
-      let index: string[] = [];
+      const userHash = hashId(userId);
+      let index = await this.#readIndex(userHash, userId);
+      let listed: StoredSession[] = [];
       for (let pass = 0; pass < INDEX_PASSES; pass++) {
-        index = await this.#readIndex(hashId(userId), userId);
-        const todo = index.filter((id) => !seen.has(id));
-        if (todo.length === 0) break;
-        for (const id of todo) seen.add(id);
-        const found = await Promise.all(todo.map((id) => this.#listed(userId, id)));
-        for (const s of found) if (s) listed.set(s.id, s);
-        if (!found.includes(undefined)) break;
+        listed = await this.#snapshot(userId, index);
+        if (listed.length === index.length) break; // every entry a live session of the user
+        const next = await this.#readIndex(userHash, userId);
+        if (next.length === index.length && next.every((id, i) => id === index[i])) break; // stale entries only
+        index = next;
       }
-      return index.flatMap((id) => listed.get(id) ?? []);
+      return listed;
     } catch (err) {
       throw this.#fail("list a user's sessions", err);
     }
   }
 
-  /** The session `id` when it is live and the user's; a gone one is read again under its lock. */
-  async #listed(userId: string, id: string): Promise<StoredSession | undefined> {
-    const hash = hashId(id);
-    const pick = (read: Read): StoredSession | undefined =>
-      this.#live(read, id) && read.doc.record.user === userId ? { id, record: read.doc.record } : undefined;
-    const found = pick(await this.#read(hash));
-    if (found) return found;
+  /**
+   * The live sessions of the user among `ids`, in their order: read under all
+   * their locks when there are several (one consistent moment), without a lock
+   * when there is one. Should a lock stay busy past `lockTimeout`, the files are
+   * read without locks: the listing is then best effort.
+   */
+  async #snapshot(userId: string, ids: string[]): Promise<StoredSession[]> {
+    const readAll = async () => {
+      const reads = await Promise.all(ids.map((id) => this.#read(hashId(id))));
+      return ids.flatMap((id, i) => {
+        const read = reads[i]!;
+        return this.#live(read, id) && read.doc.record.user === userId ? [{ id, record: read.doc.record }] : [];
+      });
+    };
+    if (ids.length < 2) return readAll();
+    const locks = [...new Set(ids.map(hashId))].sort().map((hash) => this.#layout.sessionLock(hash));
     try {
-      return await this.#withLock(this.#layout.sessionLock(hash), async () => pick(await this.#read(hash)));
+      return await this.#withLocks(locks, readAll);
     } catch (err) {
-      if (err instanceof StoreError && err.code === 'E_STORE_TIMEOUT') return undefined; // busy all along: leave it out
-      throw err;
+      if (!(err instanceof StoreError && err.code === 'E_STORE_TIMEOUT')) throw err;
+      debug('listByUser: a session lock stayed busy; listing without locks');
+      return readAll();
     }
   }
 
@@ -377,13 +408,18 @@ export class FileStore implements Store {
     }
   }
 
-  /** Deletes `id` when it is the user's (1), or drops its stale index entry (0). */
+  /**
+   * Deletes `id` when it is the user's (1), or drops its stale index entry (0). A
+   * rotated mark is no session: it is neither counted nor deleted (it expires on
+   * its own), only the index entry naming it goes; the session it moved to is
+   * under its new id in the index, for the next pass.
+   */
   async #destroyOfUser(userId: string, id: string): Promise<number> {
     const hash = hashId(id);
     return this.#withLock(this.#layout.sessionLock(hash), async () => {
       const before = await this.#read(hash);
-      if (before.state === 'ok' && before.doc.id === id && before.doc.record.user !== userId) {
-        // the session moved to another user: only the stale index entry goes
+      if (before.state === 'mark' || (before.state === 'ok' && before.doc.id === id && before.doc.record.user !== userId)) {
+        // a rotated-away id, or a session moved to another user: only the stale index entry goes
         await this.#unindex(userId, id);
         return 0;
       }
@@ -437,9 +473,7 @@ export class FileStore implements Store {
 
   async #read(hash: string): Promise<Read> {
     const text = await this.#readText(hash);
-    if (text === undefined) return { state: 'absent' };
-    const doc = parseSession(text);
-    return doc ? { state: 'ok', doc, text } : { state: 'corrupt' };
+    return text === undefined ? { state: 'absent' } : parseFile(text);
   }
 
   /**
@@ -453,12 +487,16 @@ export class FileStore implements Store {
     if (text === undefined) return { state: 'absent' };
     const expires = text === expected.version ? expiresOf(text) : undefined;
     if (expires !== undefined) return { state: 'ok', doc: { v: 1, expires, id, record: expected.record }, text };
-    const doc = parseSession(text);
-    return doc ? { state: 'ok', doc, text } : { state: 'corrupt' };
+    return parseFile(text);
   }
 
   #live(read: Read, id: string): read is Live {
     return read.state === 'ok' && read.doc.id === id && read.doc.expires > this.#clock();
+  }
+
+  /** `{ moved: true }` when the file holds a live rotated mark for `id`. */
+  #moved(read: Read, id: string): { moved?: true } {
+    return read.state === 'mark' && read.doc.id === id && read.doc.expires > this.#clock() ? { moved: true } : {};
   }
 
   #expiry(ttlSeconds: number): number {
@@ -480,6 +518,25 @@ export class FileStore implements Store {
     await this.#writeSession(hash, text);
     if (previous !== null && previous !== user) await this.#unindex(previous, id);
     return text;
+  }
+
+  /**
+   * Replaces the old file of a rotation with a rotated mark (atomic rename, so a
+   * reader sees the record or the mark), then drops the old id from its user's
+   * index (the new id is already there). Should the mark not be written (disk
+   * full while the new file just fit), the old file is deleted instead: the
+   * rotation stands, and only the `moved` answer for the old id is lost.
+   */
+  async #mark(id: string, hash: string, before: Live, ttlSeconds: number): Promise<void> {
+    if (!(ttlSeconds > 0)) return this.#remove(id, hash, before); // a mark that expires at once is no mark
+    try {
+      await this.#writeSession(hash, serialize({ v: 1, expires: this.#expiry(ttlSeconds), id, record: ROTATED_MARK }));
+    } catch (err) {
+      debug('rotate: could not write the rotated mark, deleting the old file instead: %s', err instanceof Error ? err.message : String(err));
+      return this.#remove(id, hash, before);
+    }
+    const user = before.doc.record.user;
+    if (user != null) await this.#unindex(user, id);
   }
 
   async #remove(id: string, hash: string, before: Read): Promise<void> {
@@ -701,7 +758,8 @@ export class FileStore implements Store {
     if (name.endsWith(TEMP_SUFFIX)) return this.#sweepTemp(join(folder, name));
     if (!SESSION_FILE.test(name)) return 0;
     const hash = name.slice(0, 64);
-    const doomed = (read: Read) => read.state === 'corrupt' || (read.state === 'ok' && read.doc.expires <= this.#clock());
+    // Expired records and expired rotated marks go, and corrupt files.
+    const doomed = (read: Read) => read.state === 'corrupt' || ((read.state === 'ok' || read.state === 'mark') && read.doc.expires <= this.#clock());
     if (!doomed(await this.#read(hash))) return 0;
     try {
       // Re-check under the session's lock: a request may have rewritten it meanwhile.

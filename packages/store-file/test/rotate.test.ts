@@ -66,15 +66,18 @@ describe('FileStore versions', () => {
 });
 
 describe('FileStore rotate', () => {
-  it('leaves the new file, no old file, no temporaries and no locks, and moves the index entry', async () => {
-    const store = new FileStore({ dir: await tempDir(), sweepInterval: 0 });
+  it('leaves the new file, a rotated mark in the old file, no temporaries and no locks, and moves the index entry', async () => {
+    let now = 1_000_000;
+    const store = new FileStore({ dir: await tempDir(), sweepInterval: 0, clock: () => now });
     await store.set('old', { ...emptyRecord(1), data: { keep: 1 }, user: 'ann' }, 60);
     await store.set('other', { ...emptyRecord(1), user: 'ann' }, 60);
     const result = await store.rotate('old', 'new', { put: { signedIn: true }, lastSeen: 2 }, 60, (await store.get('old'))!);
     expect(result).toMatchObject({ existed: true, written: true });
     expect(result.version).toBe(await readFile(sessionPath(store.dir, 'new'), 'utf8'));
     expect(JSON.parse(result.version as string)).toMatchObject({ id: 'new', record: { data: { keep: 1, signedIn: true }, user: 'ann' } });
-    expect(await exists(sessionPath(store.dir, 'old'))).toBe(false);
+    // The old file holds the mark (expiry first, as every session file), not the record.
+    expect(await readFile(sessionPath(store.dir, 'old'), 'utf8')).toBe(`{"v":1,"expires":${now + 60_000},"id":"old","record":{"sess:rotated":true}}`);
+    expect(await store.get('old')).toBeUndefined();
     expect((await indexOf(store.dir, 'ann'))?.ids).toEqual(['other', 'new']);
     const files = await listFiles(store.dir);
     expect(files.filter((f) => f.endsWith('.tmp') || f.startsWith('locks/'))).toEqual([]);
@@ -181,7 +184,8 @@ describe('FileStore rotate', () => {
       // The sign-out reads the index first; the regenerates land while it works through it.
       const signOut = admin.destroyByUser(user);
       const rotations = ids.map((id, i) => sleep(i).then(() => app.rotate(id, `${id}-new`, { lastSeen: 2 }, 60)));
-      await Promise.all([signOut, ...rotations]);
+      const [count] = await Promise.all([signOut, ...rotations]);
+      expect(count).toBe(ids.length); // each session once, under whichever id; a rotated mark is never counted
       expect(await app.listByUser(user)).toEqual([]);
       for (const id of ids) {
         expect(await app.get(id)).toBeUndefined();
@@ -219,16 +223,17 @@ describe('FileStore rotate across processes', () => {
     await store.set('proc-old', emptyRecord(1), 60);
     const worker = startWorker(['increment', dir, 'proc-old', '500']);
     await worker.message('ready');
-    const report = worker.report<{ written: number }>();
+    const report = worker.report<{ written: number; moved: number }>();
     worker.child.send('go');
     // Let some increments land first, then regenerate in the middle of the stream.
     for (let i = 0; i < 400 && Number((await store.get('proc-old'))?.record.data.n ?? 0) < 20; i++) await new Promise((r) => setTimeout(r, 5));
     const rotation = await store.rotate('proc-old', 'proc-new', { put: { rotated: true }, lastSeen: 2 }, 60);
-    const { written } = await report;
+    const { written, moved } = await report;
     expect((await worker.exited).code).toBe(0);
     expect(rotation.existed).toBe(true);
     expect(written).toBeGreaterThan(0);
-    expect(written).toBeLessThan(500); // the rest found the old id gone
+    expect(written).toBeLessThan(500);
+    expect(written + moved).toBe(500); // the rest found the old id's rotated mark: moved, not gone
     expect((await store.get('proc-new'))?.record.data).toEqual({ n: written, rotated: true });
     expect(await store.get('proc-old')).toBeUndefined();
     expect(await readdir(join(dir, 'locks'))).toEqual([]);
@@ -240,12 +245,12 @@ describe('FileStore rotate across processes', () => {
     await store.set('contested', { ...emptyRecord(1), user: 'ann' }, 60);
     const workers = ['w0', 'w1', 'w2'].map((to) => startWorker(['rotate', dir, 'contested', to]));
     await Promise.all(workers.map((w) => w.message('ready')));
-    const reports = workers.map((w) => w.report<{ existed: boolean; written: boolean }>());
+    const reports = workers.map((w) => w.report<{ existed: boolean; written: boolean; moved: boolean }>());
     for (const w of workers) w.child.send('go');
     const outcomes = await Promise.all(reports);
     await Promise.all(workers.map((w) => w.exited));
     expect(outcomes.filter((o) => o.existed && o.written)).toHaveLength(1);
-    expect(outcomes.filter((o) => !o.existed && !o.written)).toHaveLength(2);
+    expect(outcomes.filter((o) => !o.existed && !o.written && o.moved)).toHaveLength(2); // the losers found the winner's mark
     const moved = (await Promise.all(['w0', 'w1', 'w2'].map(async (id) => ((await store.get(id)) ? id : undefined)))).filter(Boolean);
     expect(moved).toHaveLength(1);
     expect(await store.get('contested')).toBeUndefined();

@@ -7,6 +7,8 @@ export default defineConfig({
   clean: true,
   // One copy of each module in both formats: an error class must be the same class from every entry point.
   splitting: true,
+  // Keep `node:` specifiers: Deno, Bun and Workers' nodejs_compat resolve them; a bare `crypto` is a guess.
+  removeNodeProtocol: false,
   sourcemap: true,
   target: 'node20',
   external: ['vitest'],

@@ -55,15 +55,22 @@ export class MemoryStore implements Store {
   readonly #userOf = new Map<string, string>();
   readonly #users = new Map<string, Set<string>>();
   readonly #clock: () => number;
-  #timer: NodeJS.Timeout | undefined;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  readonly #every: number;
+  #closed = false;
 
   constructor(options: MemoryStoreOptions = {}) {
     this.#clock = options.clock ?? (() => Date.now()); // late-bound: fake timers replace Date.now
-    const every = options.sweepInterval ?? 60;
-    if (every > 0) {
-      this.#timer = setInterval(() => void this.prune(), every * 1000);
-      this.#timer.unref(); // a sweep must never keep the process alive
-    }
+    // The sweep timer starts with the first write, not here: Workers refuse timers
+    // at the top level of a module, where a store is usually made.
+    this.#every = options.sweepInterval ?? 60;
+  }
+
+  #startSweeps(): void {
+    if (this.#every <= 0 || this.#timer !== undefined || this.#closed) return;
+    this.#timer = setInterval(() => void this.prune(), this.#every * 1000);
+    // A sweep must never keep the process alive (runtimes without unref have no such issue).
+    (this.#timer as { unref?: () => void }).unref?.();
   }
 
   /** How many records are held, expired ones included until swept. */
@@ -137,6 +144,7 @@ export class MemoryStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
   }
@@ -167,6 +175,7 @@ export class MemoryStore implements Store {
   }
 
   #write(id: string, record: SessionRecord | typeof ROTATED_MARK, ttlSeconds: number): string {
+    if (this.#timer === undefined) this.#startSweeps();
     const user = 'user' in record ? (record.user ?? null) : null;
     const previous = this.#userOf.get(id) ?? null;
     if (previous !== user) {

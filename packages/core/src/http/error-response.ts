@@ -1,7 +1,29 @@
-import { STATUS_CODES } from 'node:http';
 import { debuglog } from 'node:util';
 
 const debug = debuglog('sess:http');
+
+/**
+ * Status texts of the statuses sess answers with: written out rather than
+ * taken from node:http, which Workers without the newest compatibility date lack.
+ */
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  408: 'Request Timeout',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Entity',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  501: 'Not Implemented',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
 
 /** A response every adapter can send for an error that ended a request. */
 export interface ErrorResponse {
@@ -41,7 +63,7 @@ export function statusOf(err: unknown): number {
  */
 export function errorResponse(err: unknown): ErrorResponse {
   const status = statusOf(err);
-  const body = status < 500 && isSessionError(err) ? err.message : (STATUS_CODES[status] ?? 'Error');
+  const body = status < 500 && isSessionError(err) ? err.message : (STATUS_TEXT[status] ?? (status < 500 ? 'Error' : 'Server Error'));
   debug('answering %d for: %s', status, err instanceof Error ? (err.stack ?? err.message) : String(err));
   return { status, headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }, body };
 }

@@ -85,13 +85,21 @@ export class Session<Data extends object = DefaultData> {
   readonly [STATE]: SessionState;
   /** @internal */
   readonly [MANAGER]: unknown;
+  /**
+   * The data; until the first change, the loaded record's own object (shared
+   * with the version the manager holds as `expected`, so never changed in
+   * place: `#ownData()` copies it first). A read-only request copies nothing.
+   */
   #data: Record<string, JsonValue>;
+  #dataShared: boolean;
   /** Flash values readable in this request (delivered from the last one, or flashed now). */
   #flashNow: Record<string, JsonValue>;
   /** Flash values for the next request (flashed or reflashed in this one). */
   #flashNext: Record<string, JsonValue> = {};
   #nowValues: Record<string, JsonValue> = {};
+  /** The CSRF token ring; shared with the loaded record until the first change, like `#data`. */
   #tokens: string[];
+  #tokensShared: boolean;
   #user: string | null;
   readonly #times: SessionTimes;
 
@@ -103,9 +111,11 @@ export class Session<Data extends object = DefaultData> {
   ) {
     this[MANAGER] = owner;
     const { record } = init;
-    this.#data = init.isNew ? {} : { ...record.data };
+    this.#data = init.isNew ? {} : record.data;
+    this.#dataShared = !init.isNew;
     this.#flashNow = init.flash ?? {};
-    this.#tokens = [...record.tokens];
+    this.#tokens = record.tokens;
+    this.#tokensShared = true;
     this.#user = record.user ?? null;
     this.#times = times;
     this[STATE] = {
@@ -207,7 +217,7 @@ export class Session<Data extends object = DefaultData> {
     const stored = freezeJson(toStorable(value, key));
     if (this.#times.schema) this.#check(key, stored);
     const change = this.#pending().change;
-    setOwn(this.#data, key, stored);
+    setOwn(this.#ownData(), key, stored);
     setOwn((change.put ??= {}), key, stored);
     if (change.increment) delete change.increment[key];
     if (change.remove) change.remove = change.remove.filter((k) => k !== key);
@@ -228,7 +238,7 @@ export class Session<Data extends object = DefaultData> {
   /** Deletes one key: data, flash and `now` values alike. */
   remove(key: Key<Data>): this {
     assertKey(key);
-    delete this.#data[key];
+    if (Object.prototype.hasOwnProperty.call(this.#data, key)) delete this.#ownData()[key];
     delete this.#flashNow[key];
     delete this.#flashNext[key];
     delete this.#nowValues[key];
@@ -255,6 +265,7 @@ export class Session<Data extends object = DefaultData> {
   /** Drops all data and flash values; the id, the user and the CSRF tokens stay. */
   clear(): this {
     this.#data = {};
+    this.#dataShared = false;
     this.#flashNow = {};
     this.#flashNext = {};
     this.#nowValues = {};
@@ -275,7 +286,7 @@ export class Session<Data extends object = DefaultData> {
     if (typeof current !== 'number') throw new ValueError(`[sess] cannot increment "${key}": it holds a ${typeof current}, not a number.`);
     const next = current + by;
     if (this.#times.schema) this.#check(key, next);
-    setOwn(this.#data, key, next);
+    setOwn(this.#ownData(), key, next);
     const change = this.#pending().change;
     if (change.put && Object.prototype.hasOwnProperty.call(change.put, key)) {
       setOwn(change.put, key, next); // a value put in this request: the new total replaces it
@@ -348,8 +359,9 @@ export class Session<Data extends object = DefaultData> {
    */
   generateToken(): string {
     const token = generateTokenValue();
-    this.#tokens.push(token);
-    if (this.#tokens.length > TOKEN_RING_SIZE) this.#tokens.splice(0, this.#tokens.length - TOKEN_RING_SIZE);
+    const tokens = this.#ownTokens();
+    tokens.push(token);
+    if (tokens.length > TOKEN_RING_SIZE) tokens.splice(0, tokens.length - TOKEN_RING_SIZE);
     const change = this.#pending().change;
     (change.addTokens ??= []).push(token);
     if (change.addTokens.length > TOKEN_RING_SIZE) change.addTokens.shift();
@@ -389,7 +401,7 @@ export class Session<Data extends object = DefaultData> {
   }
 
   #dropToken(index: number): void {
-    const [token] = this.#tokens.splice(index, 1) as [string];
+    const [token] = this.#ownTokens().splice(index, 1) as [string];
     const change = this.#pending().change;
     const added = change.addTokens?.indexOf(token) ?? -1;
     // A token made in this request never reached the store: just do not add it.
@@ -405,7 +417,7 @@ export class Session<Data extends object = DefaultData> {
   /** @internal The store consumed the token already: forget it without recording a change. */
   forgetToken(token: string): void {
     const index = this.#tokens.indexOf(token);
-    if (index !== -1) this.#tokens.splice(index, 1);
+    if (index !== -1) this.#ownTokens().splice(index, 1);
   }
 
   // ---- users --------------------------------------------------------------
@@ -470,6 +482,24 @@ export class Session<Data extends object = DefaultData> {
     return this;
   }
 
+  /** The data, copied from the loaded record before its first change. */
+  #ownData(): Record<string, JsonValue> {
+    if (this.#dataShared) {
+      this.#data = { ...this.#data };
+      this.#dataShared = false;
+    }
+    return this.#data;
+  }
+
+  /** The token ring, copied from the loaded record before its first change. */
+  #ownTokens(): string[] {
+    if (this.#tokensShared) {
+      this.#tokens = [...this.#tokens];
+      this.#tokensShared = false;
+    }
+    return this.#tokens;
+  }
+
   /**
    * The state, for a method about to change it. A change after commit began is
    * not saved (the record is being written): say so under NODE_DEBUG=sess.
@@ -483,10 +513,12 @@ export class Session<Data extends object = DefaultData> {
   #reset(): void {
     const s = this[STATE];
     this.#data = {};
+    this.#dataShared = false;
     this.#flashNow = {};
     this.#flashNext = {};
     this.#nowValues = {};
     this.#tokens = [];
+    this.#tokensShared = false;
     this.#user = null;
     s.change = { lastSeen: s.change.lastSeen };
   }

@@ -51,8 +51,7 @@ interface Hold {
   end: Original;
 }
 
-const HOLD = Symbol.for('sess.http.hold');
-type HeldResponse = ServerResponse & { [HOLD]?: Hold };
+type HeldResponse = ServerResponse;
 
 /** A Node request as the lifecycle sees it. `body`: the framework's parsed body, if any. */
 export function nodeExchange(req: IncomingMessage, body?: Exchange['body']): Exchange {
@@ -86,14 +85,44 @@ export async function beginNode<Data extends object = DefaultData>(
   return request;
 }
 
+/**
+ * The holds of responses in flight. A WeakMap, not a property: a property added
+ * to a ServerResponse (an object of some forty fields) per request costs more.
+ */
+// Shared through a global symbol, so an ESM and a CJS copy of core see one hold per response.
+const holds: WeakMap<ServerResponse, Hold> = ((globalThis as Record<symbol, unknown>)[Symbol.for('sess.http.holds')] ??= new WeakMap()) as WeakMap<ServerResponse, Hold>;
+
+/**
+ * For each response prototype (Express gives every response its app's), one
+ * object between it and the response whose writeHead/write/end intercept: one
+ * prototype switch per response instead of three own methods.
+ */
+const heldPrototypes = new WeakMap<object, object>();
+
+function heldPrototypeOf(proto: object): object {
+  let held = heldPrototypes.get(proto);
+  if (held === undefined) {
+    held = Object.create(proto, {
+      writeHead: { value: writeHead, writable: true, configurable: true },
+      write: { value: write, writable: true, configurable: true },
+      end: { value: end, writable: true, configurable: true },
+    }) as object;
+    heldPrototypes.set(proto, held);
+    heldPrototypes.set(held, held);
+  }
+  return held;
+}
+
+const hasOwn = Object.prototype.hasOwnProperty;
+
 /** Installs the response hold for `request` on `res` (once per response). */
 export function holdResponse(res: ServerResponse, request: SessionRequest<any>): void {
-  const held = res as HeldResponse;
-  if (held[HOLD]) {
-    held[HOLD].request = request;
+  const existing = holds.get(res);
+  if (existing) {
+    existing.request = request;
     return;
   }
-  held[HOLD] = {
+  holds.set(res, {
     state: 'open',
     held: [],
     ended: false,
@@ -102,10 +131,15 @@ export function holdResponse(res: ServerResponse, request: SessionRequest<any>):
     writeHead: res.writeHead as Original,
     write: res.write as Original,
     end: res.end as Original,
-  };
-  res.writeHead = writeHead as ServerResponse['writeHead'];
-  res.write = write as ServerResponse['write'];
-  res.end = end as ServerResponse['end'];
+  });
+  if (hasOwn.call(res, 'writeHead') || hasOwn.call(res, 'write') || hasOwn.call(res, 'end')) {
+    // Another middleware patched the methods on the response itself (on-headers does): wrap those.
+    res.writeHead = writeHead as ServerResponse['writeHead'];
+    res.write = write as ServerResponse['write'];
+    res.end = end as ServerResponse['end'];
+  } else {
+    Object.setPrototypeOf(res, heldPrototypeOf(Object.getPrototypeOf(res) as object));
+  }
 }
 
 /**
@@ -134,7 +168,7 @@ function end(this: HeldResponse): unknown {
 }
 
 function intercept(res: HeldResponse, name: Method, argsLike: IArguments): unknown {
-  const hold = res[HOLD]!;
+  const hold = holds.get(res)!;
   if (hold.state === 'open' && !hold.request.needsCommit()) hold.state = 'done';
   if (hold.state === 'done') {
     // Headers went out with nothing to commit; a change made later (a streamed

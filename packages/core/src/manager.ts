@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { debuglog } from 'node:util';
-import { applyChange, emptyRecord, isEmptyChange, isSessionRecord } from './change.js';
+import { applyChange, emptyRecord, isEmptyChange, isSessionRecord, stampChange } from './change.js';
 import { type CookieOptions, type ResolvedCookieOptions, type SessionCookie, expiredCookie, readCookieValues, resolveCookieOptions, sessionCookie } from './cookie.js';
 import { ConfigError, SessionError, SessionGoneError, StoreError, ValueError, toStoreError } from './errors.js';
 import { type CommitEvent, type DestroyEvent, type LoadEvent, type RegenerateEvent, type StoreEvent, type TimeoutEvent, diagnostics, idPrefix } from './diagnostics.js';
@@ -364,7 +364,7 @@ export class SessionManager<Data extends object = DefaultData> {
       // regenerateId() of a loaded session: one atomic move in the store.
       const from = s.rotateFrom;
       const createdAt = change.reset ? now : (s.loaded?.record.createdAt ?? s.createdAt);
-      const move: SessionChange = { ...change, ifExists: true, lastSeen: now };
+      const move = stampChange(change, true, now);
       if (s.loaded) this.#checkSize(applyChange(s.loaded.record, move).record!);
       const result = await this.#call('regenerate the session', () => this.store.rotate(from, s.id, move, this.#ttl(createdAt, now), s.loaded), 'rotate', from);
       await this.#deleteAll(s.deletes, s.loadedId);
@@ -396,7 +396,7 @@ export class SessionManager<Data extends object = DefaultData> {
         return s.destroyed ? expiredCookie(this.cookie) : undefined;
       }
       // A new id, or a new session after destroy(): write it, then delete the old one.
-      const { record } = applyChange(undefined, { ...change, ifExists: false, lastSeen: now });
+      const { record } = applyChange(undefined, stampChange(change, false, now));
       this.#checkSize(record!);
       await this.#call('write the session', () => this.store.set(s.id, record!, this.#ttl(record!.createdAt, now)), 'set', s.id);
       await this.#deleteAll(s.deletes, s.loadedId);
@@ -408,11 +408,11 @@ export class SessionManager<Data extends object = DefaultData> {
       return this.#cookie(s.id);
     }
 
-    await this.#deleteAll(s.deletes, s.loadedId); // ids of timed-out sessions (none for a loaded one)
+    if (s.deletes.length > 0) await this.#deleteAll(s.deletes, s.loadedId); // ids of timed-out sessions (none for a loaded one)
     const needsTouch = this.rolling && now - s.lastSeen >= this.touchAfter * 1000;
     if (!changed && !needsTouch) return s.resign ? this.#cookie(s.id) : undefined;
 
-    const update: SessionChange = { ...change, ifExists: true, lastSeen: now };
+    const update = stampChange(change, true, now);
     if (changed && s.loaded) this.#checkSize(applyChange(s.loaded.record, update).record!);
     const result = await this.#update(s.id, update, this.#ttl(s.createdAt, now), s.loaded);
     if (!result.existed) {

@@ -1,4 +1,4 @@
-import { ROTATED_MARK, ROTATED_MARK_TTL, applyChange, isRotatedMark, isSessionRecord } from './change.js';
+import { ROTATED_MARK, ROTATED_MARK_TTL, applyChange, isRotatedMark, isSessionRecord, updateResult } from './change.js';
 import type { SessionChange, SessionRecord, Store, StoredSession, UpdateResult, VersionedRecord } from './types.js';
 
 export interface MemoryStoreOptions {
@@ -92,9 +92,9 @@ export class MemoryStore implements Store {
 
   async update(id: string, change: SessionChange, ttlSeconds: number, expected?: VersionedRecord): Promise<UpdateResult> {
     const current = this.#current(id, expected);
-    const { record, ...result } = applyChange(current?.record, change);
-    if (!record) return { ...result, written: false, ...this.#moved(id) };
-    return { ...result, written: true, record, version: this.#write(id, record, ttlSeconds) };
+    const result = applyChange(current?.record, change);
+    if (!result.record) return { ...updateResult(result), ...this.#moved(id) };
+    return updateResult(result, this.#write(id, result.record, ttlSeconds));
   }
 
   async rotate(oldId: string, newId: string, change: SessionChange, ttlSeconds: number, expected?: VersionedRecord): Promise<UpdateResult> {

@@ -26,7 +26,7 @@
  * session late), a failure aborts the connection, so the client sees an error
  * rather than a success that was not saved.
  */
-import type { IncomingMessage, OutgoingHttpHeader, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeader, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { debuglog } from 'node:util';
 import type { SessionCookie } from '../cookie.js';
 import type { DefaultData } from '../types.js';
@@ -44,7 +44,7 @@ interface Hold {
   /** An `end` is among the held calls: the first answer is complete. */
   ended: boolean;
   /** The status and headers of the first answer, restored before the replay. */
-  snapshot: { statusCode: number; statusMessage: string; headers: Array<[string, OutgoingHttpHeader]> } | undefined;
+  snapshot: { statusCode: number; statusMessage: string; headers: OutgoingHttpHeaders } | undefined;
   request: SessionRequest<any>;
   writeHead: Original;
   write: Original;
@@ -190,7 +190,7 @@ function intercept(res: HeldResponse, name: Method, argsLike: IArguments): unkno
     hold.snapshot = {
       statusCode: res.statusCode,
       statusMessage: res.statusMessage,
-      headers: res.getHeaderNames().map((h) => [h, res.getHeader(h)!]),
+      headers: res.getHeaders(),
     };
   }
   if (hold.state === 'open') {
@@ -209,10 +209,10 @@ function replay(res: HeldResponse, hold: Hold, cookie: SessionCookie | undefined
   hold.state = 'done';
   if (res.destroyed) return; // the client went away meanwhile: nothing to send
   const snapshot = hold.snapshot;
-  if (snapshot) {
+  if (snapshot && changedSince(res, snapshot)) {
     // Undo what a dropped second answer changed.
     for (const name of res.getHeaderNames()) res.removeHeader(name);
-    for (const [name, value] of snapshot.headers) res.setHeader(name, value);
+    for (const name of Object.keys(snapshot.headers)) res.setHeader(name, snapshot.headers[name]!);
     res.statusCode = snapshot.statusCode;
     res.statusMessage = snapshot.statusMessage;
   }
@@ -225,6 +225,16 @@ function replay(res: HeldResponse, hold: Hold, cookie: SessionCookie | undefined
   }
   // We answered false to the held writes: a piped stream waits for this.
   if (needsDrain) res.emit('drain');
+}
+
+/** Whether the status or a header changed since the first answer ended (a dropped second answer changed it). */
+function changedSince(res: HeldResponse, snapshot: NonNullable<Hold['snapshot']>): boolean {
+  if (res.statusCode !== snapshot.statusCode || res.statusMessage !== snapshot.statusMessage) return true;
+  const now = res.getHeaders();
+  const names = Object.keys(now);
+  if (names.length !== Object.keys(snapshot.headers).length) return true;
+  for (const name of names) if (now[name] !== snapshot.headers[name]) return true;
+  return false;
 }
 
 function fail(res: HeldResponse, hold: Hold, err: unknown): void {

@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync, readdirSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
@@ -13,12 +13,21 @@ declare module 'vitest' {
     nextUrl: string;
     /** File that collects the fixture server's stdout and stderr. */
     nextLog: string;
+    /** Version of the `next` that built and serves the fixture (e.g. "15.5.4"), for suite names. */
+    nextVersion: string;
   }
 }
 
-const fixture = fileURLToPath(new URL('./fixture/', import.meta.url));
+export interface FixtureOptions {
+  /** The Next app's folder; `next` is resolved from there, so it is the Next version under test. */
+  fixture: string;
+  /** Extra arguments of `next build` (e.g. `--webpack`). */
+  buildArgs?: string[];
+  /** Name in the log file's name, to keep two projects' servers apart. */
+  label: string;
+}
+
 const packageRoot = fileURLToPath(new URL('../', import.meta.url));
-const nextBin = createRequire(import.meta.url).resolve('next/dist/bin/next');
 const env = { ...process.env, NEXT_TELEMETRY_DISABLED: '1' };
 
 /** Newest modification time under `dir`, skipping build output. */
@@ -30,14 +39,6 @@ function newest(dir: string): number {
     latest = Math.max(latest, entry.isDirectory() ? newest(path) : statSync(path).mtimeMs);
   }
   return latest;
-}
-
-function buildIfStale(): void {
-  const buildId = join(fixture, '.next', 'BUILD_ID');
-  const inputs = Math.max(newest(fixture), newest(join(packageRoot, 'dist')), newest(join(packageRoot, 'node_modules/@sess/core/dist')));
-  if (existsSync(buildId) && statSync(buildId).mtimeMs > inputs) return;
-  const result = spawnSync(process.execPath, [nextBin, 'build'], { cwd: fixture, env, encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`next build of the fixture failed:\n${result.stdout}\n${result.stderr}`);
 }
 
 function freePort(): Promise<number> {
@@ -66,23 +67,57 @@ async function waitUntilUp(url: string, child: ChildProcess): Promise<void> {
   throw new Error('next start did not answer within 30 s');
 }
 
-export default async function setup(project: TestProject) {
-  buildIfStale();
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const log = join(tmpdir(), `sess-next-fixture-${process.pid}.log`);
-  const out = createWriteStream(log);
-  const child = spawn(process.execPath, [nextBin, 'start', '-p', String(port), '-H', '127.0.0.1'], { cwd: fixture, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.pipe(out);
-  child.stderr!.pipe(out);
-  await waitUntilUp(url, child);
-  project.provide('nextUrl', url);
-  project.provide('nextLog', log);
-  return async () => {
-    if (child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
-    if (child.exitCode === null) child.kill('SIGKILL');
+/**
+ * A vitest globalSetup that builds a fixture app with `next build` (when older
+ * than its sources, @sess/next's and @sess/core's dist or its `next`) and serves
+ * it with `next start` for all test files; provides `nextUrl`, `nextLog`, `nextVersion`.
+ */
+export function nextFixtureSetup({ fixture, buildArgs = [], label }: FixtureOptions) {
+  // `next` as the fixture resolves it: test/next16's fixture gets Next 16 even though this file sits beside Next 15.
+  const requireFromFixture = createRequire(join(fixture, 'noop.js'));
+  const nextPackage = requireFromFixture.resolve('next/package.json');
+  const nextBin = join(dirname(nextPackage), 'dist/bin/next');
+  const nextVersion = (JSON.parse(readFileSync(nextPackage, 'utf8')) as { version: string }).version;
+
+  function buildIfStale(): void {
+    const buildId = join(fixture, '.next', 'BUILD_ID');
+    // The build's arguments, so that switching bundler (--webpack) rebuilds.
+    const argsFile = join(fixture, '.next', 'sess-build-args.json');
+    const args = JSON.stringify(buildArgs);
+    const inputs = Math.max(
+      newest(fixture),
+      newest(join(packageRoot, 'dist')),
+      newest(join(packageRoot, 'node_modules/@sess/core/dist')),
+      statSync(nextPackage).mtimeMs,
+    );
+    const sameArgs = existsSync(argsFile) ? readFileSync(argsFile, 'utf8') === args : buildArgs.length === 0;
+    if (existsSync(buildId) && statSync(buildId).mtimeMs > inputs && sameArgs) return;
+    const result = spawnSync(process.execPath, [nextBin, 'build', ...buildArgs], { cwd: fixture, env, encoding: 'utf8' });
+    if (result.status !== 0) throw new Error(`next build of ${basename(dirname(fixture))}/fixture (next ${nextVersion}) failed:\n${result.stdout}\n${result.stderr}`);
+    writeFileSync(argsFile, args);
+  }
+
+  return async function setup(project: TestProject) {
+    buildIfStale();
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const log = join(tmpdir(), `sess-${label}-fixture-${process.pid}.log`);
+    const out = createWriteStream(log);
+    const child = spawn(process.execPath, [nextBin, 'start', '-p', String(port), '-H', '127.0.0.1'], { cwd: fixture, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.pipe(out);
+    child.stderr!.pipe(out);
+    await waitUntilUp(url, child);
+    project.provide('nextUrl', url);
+    project.provide('nextLog', log);
+    project.provide('nextVersion', nextVersion);
+    return async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    };
   };
 }
+
+export default nextFixtureSetup({ fixture: fileURLToPath(new URL('./fixture/', import.meta.url)), label: 'next' });

@@ -78,7 +78,14 @@ export function createWithSession<Data extends object>(manager: SessionManager<D
         }
         response = redirect;
       }
-      return vary(await active.finish(response));
+      // The commit, with its failure answered like any sess error (your onError page included).
+      let cookie;
+      try {
+        cookie = await active.request.finish({ status: response.status });
+      } catch (err) {
+        return answer(err, request);
+      }
+      return vary(cookie === undefined ? response : withHeader(response, 'set-cookie', cookie.header));
     };
   };
 }

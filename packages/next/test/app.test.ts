@@ -231,5 +231,17 @@ describe('withSession onError', () => {
     expect(response.headers.get('content-type')).toBe('text/html');
     expect(await response.text()).toBe('custom page: 403 E_CSRF');
   });
+
+  it('answers a store failure at commit with the page onError returns too', async () => {
+    await fetch(new URL('/api/test-store?down=1', baseUrl), { method: 'POST' });
+    try {
+      const response = await new HttpClient(baseUrl).get('/api/guarded');
+      expect(response.status).toBe(503);
+      expect(await response.text()).toBe('custom page: 503 E_STORE');
+      expect(response.headers.getSetCookie()).toEqual([]);
+    } finally {
+      await fetch(new URL('/api/test-store?down=0', baseUrl), { method: 'POST' });
+    }
+  });
 });
 

@@ -338,7 +338,7 @@ writeFileSync(tag === 'latest' ? path.join(benchDir, 'rps.svg') : path.join(outD
 log(`HTTP part took ${fmt((Date.now() - started) / 1000, 0)} s`);
 
 if (!onlyHttp && !KNOBS.only) {
-  for (const script of ['micro.mjs', 'scale.mjs']) {
+  for (const script of ['micro.mjs', 'diagnostics.mjs', 'scale.mjs']) {
     const r = spawnSync(process.execPath, ['--expose-gc', path.join(here, script)], { stdio: 'inherit', env: process.env });
     if (r.status !== 0) log(`${script} failed with ${r.status}`);
   }

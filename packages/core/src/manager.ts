@@ -729,19 +729,9 @@ function storeless(): Store {
   return { get: refuse, set: refuse, destroy: refuse, update: refuse, rotate: refuse };
 }
 
-/** Whether a change carries something the application asked for (not only bookkeeping). */
+/** Whether a change carries something the application asked for, not only bookkeeping (a used token, flash taken). */
 function hasUserChange(change: SessionChange): boolean {
-  return !!(
-    change.clear ||
-    change.reset ||
-    change.remove?.length ||
-    (change.put && Object.keys(change.put).length) ||
-    (change.increment && Object.keys(change.increment).length) ||
-    (change.flash && Object.keys(change.flash).length) ||
-    change.addTokens?.length ||
-    change.user !== undefined ||
-    change.meta !== undefined
-  );
+  return !isEmptyChange({ ...change, consumeFlash: undefined, consumeTokens: undefined });
 }
 
 function positive(value: number, name: string): number {

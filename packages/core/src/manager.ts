@@ -244,26 +244,7 @@ export class SessionManager<Data extends object = DefaultData> {
       return this.#fresh(now);
     }
     const loaded: VersionedRecord = found;
-    if (this.schema) {
-      const issues = await checkData(this.schema, loaded.record.data);
-      if (issues) {
-        if (this.onInvalidData === 'error') {
-          throw new ValueError(`[sess] the data of session ${idPrefix(id)}… does not match the session schema: ${describeIssues(issues)}.`, { code: 'E_INVALID_DATA' });
-        }
-        debug('data of session %s does not match the schema: starting a new session', idPrefix(id));
-        if (trace) trace.outcome = 'invalid';
-        const session = this.#fresh(now);
-        session[STATE].deletes.push(id);
-        return session;
-      }
-    }
-    if (this.#expired(loaded.record, now)) {
-      debug('session %s timed out: deleting it', id.slice(0, 8));
-      if (trace) {
-        trace.outcome = 'expired';
-        const kind = now - loaded.record.createdAt > this.absoluteTimeout * 1000 ? 'absolute' : 'idle';
-        if (diagnostics.timeout.hasSubscribers) diagnostics.timeout.publish({ idPrefix: idPrefix(id), kind } satisfies TimeoutEvent);
-      }
+    if (await this.#unusable(id, loaded.record, now, trace)) {
       const session = this.#fresh(now);
       session[STATE].deletes.push(id);
       return session;
@@ -516,6 +497,30 @@ export class SessionManager<Data extends object = DefaultData> {
 
   // ---- internals ------------------------------------------------------------
 
+  /**
+   * Whether a loaded record must not be used: timed out, or data the schema
+   * refuses (which throws instead under `onInvalidData: 'error'`).
+   */
+  async #unusable(id: string, record: SessionRecord, now: number, trace?: Partial<LoadEvent>): Promise<boolean> {
+    if (this.#expired(record, now)) {
+      debug('session %s timed out: ending it', idPrefix(id));
+      if (trace) trace.outcome = 'expired';
+      if (diagnostics.timeout.hasSubscribers) {
+        const kind = now - record.createdAt > this.absoluteTimeout * 1000 ? 'absolute' : 'idle';
+        diagnostics.timeout.publish({ idPrefix: idPrefix(id), kind } satisfies TimeoutEvent);
+      }
+      return true;
+    }
+    const issues = this.schema && (await checkData(this.schema, record.data));
+    if (!issues) return false;
+    if (this.onInvalidData === 'error') {
+      throw new ValueError(`[sess] the data of session ${idPrefix(id)}… does not match the session schema: ${describeIssues(issues)}.`, { code: 'E_INVALID_DATA' });
+    }
+    debug('data of session %s does not match the schema: starting a new session', idPrefix(id));
+    if (trace) trace.outcome = 'invalid';
+    return true;
+  }
+
   /** Cookie mode: the record comes out of the sealed cookie; nothing is read. */
   async #loadSealed(sealer: Sealer, cookieHeader: string | null | undefined, options: LoadOptions | undefined, now: number, trace?: Partial<LoadEvent>): Promise<Session<Data>> {
     let opened: ReturnType<Sealer['unseal']>;
@@ -526,19 +531,7 @@ export class SessionManager<Data extends object = DefaultData> {
     if (!opened) return this.#fresh(now);
     const { id, record } = opened;
     if (trace) trace.idPrefix = idPrefix(id);
-    if (this.#expired(record, now)) {
-      if (trace) {
-        trace.outcome = 'expired';
-        const kind = now - record.createdAt > this.absoluteTimeout * 1000 ? 'absolute' : 'idle';
-        if (diagnostics.timeout.hasSubscribers) diagnostics.timeout.publish({ idPrefix: idPrefix(id), kind } satisfies TimeoutEvent);
-      }
-      return this.#fresh(now);
-    }
-    if (this.schema && (await checkData(this.schema, record.data))) {
-      if (this.onInvalidData === 'error') throw new ValueError(`[sess] the data of session ${idPrefix(id)}… does not match the session schema.`, { code: 'E_INVALID_DATA' });
-      if (trace) trace.outcome = 'invalid';
-      return this.#fresh(now);
-    }
+    if (await this.#unusable(id, record, now, trace)) return this.#fresh(now);
     const flashKeys = Object.keys(record.flash);
     const session = new Session<Data>(
       { id, record, loaded: { record, version: 'sealed' }, isNew: false, resign: opened.secretIndex > 0, flash: flashKeys.length > 0 ? { ...record.flash } : undefined },

@@ -192,6 +192,9 @@ export const sweepLockName = (tableName: string) => `sess:prune:${createHash('sh
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Marks a binding's place when knex builds a statement's SQL once (see `#compiled`). */
+const SLOT = '\u0000sess-binding:';
+
 /** Prepared statements per better-sqlite3 connection, by SQL text (a handful per table). */
 const statements = new WeakMap<BetterSqliteDatabase, Map<string, BetterSqliteStatement>>();
 
@@ -224,6 +227,8 @@ export class KnexStore implements Store {
   /** A read handed `data` over parsed (a native JSON column): versions of written rows are marked the same way. */
   #parsedData = false;
   readonly #sweeper: Sweeper | undefined;
+  /** SQL of the per-request statements on better-sqlite3, built once, and where each binding comes from. */
+  readonly #templates = new Map<string, { sql: string; from: Array<string | { value: unknown }> }>();
   #closed = false;
 
   constructor(options: KnexStoreOptions) {
@@ -277,7 +282,16 @@ export class KnexStore implements Store {
 
   async get(id: string): Promise<VersionedRecord | undefined> {
     return this.#run('read a session', async () => {
-      const row = (await this.#select(this.knex).where('id', id).andWhere('expires_at', '>', Date.now()).first()) as Row | undefined;
+      const row = this.#betterSqlite
+        ? await this.#withBetterSqlite((db) => {
+            // The read every request makes: one prepared statement, its SQL built by knex once.
+            const { statement, bindings } = this.#compiled(db, 'get', (slot) => this.#select(this.knex).where('id', slot('id')).andWhere('expires_at', '>', slot('now')).limit(1), {
+              id,
+              now: Date.now(),
+            });
+            return statement.get(...bindings) as Row | undefined;
+          })
+        : ((await this.#select(this.knex).where('id', id).andWhere('expires_at', '>', Date.now()).first()) as Row | undefined);
       const current = row ? this.#read(row) : undefined;
       return current === MOVED ? undefined : current; // a rotated mark reads as absent
     });
@@ -446,17 +460,61 @@ export class KnexStore implements Store {
     return { statement, bindings: bindings as unknown[] };
   }
 
+  /**
+   * A statement of the per-request paths on a better-sqlite3 connection: its SQL
+   * built by knex once per store (with a marker in each binding's place), then
+   * prepared once per connection; each call only fills in the bindings. (Building
+   * the query with knex on every call cost more than running it.)
+   */
+  #compiled(
+    db: BetterSqliteDatabase,
+    kind: string,
+    build: (slot: (name: string) => string) => Knex.QueryBuilder,
+    values: Record<string, unknown>,
+  ): { statement: BetterSqliteStatement; bindings: unknown[] } {
+    let compiled = this.#templates.get(kind);
+    if (compiled === undefined) {
+      const { sql, bindings } = build((name) => SLOT + name).toSQL().toNative();
+      compiled = { sql, from: (bindings as unknown[]).map((b) => (typeof b === 'string' && b.startsWith(SLOT) ? b.slice(SLOT.length) : { value: b })) };
+      this.#templates.set(kind, compiled);
+    }
+    const bindings = compiled.from.map((from) => (typeof from === 'string' ? values[from] : from.value));
+    let cache = statements.get(db);
+    if (!cache) statements.set(db, (cache = new Map()));
+    let statement = cache.get(compiled.sql);
+    if (!statement) {
+      if (cache.size >= 64) cache.clear(); // many tables through one connection: stay small
+      statement = db.prepare(compiled.sql);
+      cache.set(compiled.sql, statement);
+    }
+    return { statement, bindings };
+  }
+
   #compareAndSetBetterSqlite(id: string, change: SessionChange, ttlSeconds: number, expected: VersionedRecord): Promise<UpdateResult | undefined> {
-    const { record, ...outcome } = applyChange(expected.record, change);
+    const outcome = applyChange(expected.record, change);
+    const record = outcome.record;
     if (!record) return Promise.resolve(undefined);
     const values = this.#row(id, record, ttlSeconds);
     return this.#withBetterSqlite((db) => {
       // One autocommit statement: SQLite takes the write lock for it.
-      const query = this.#whereUnchanged(this.knex(this.tableName).where('id', id).andWhere('expires_at', '>', Date.now()), expected.version as string).update(values);
-      const { statement, bindings } = this.#native(db, query);
-      return statement.run(...bindings).changes === 1 ? { ...outcome, written: true, record, version: this.#writtenVersion(values) } : undefined;
+      const { statement, bindings } = this.#compiled(
+        db,
+        'compare-and-set',
+        (slot) =>
+          this.#whereUnchanged(this.knex(this.tableName).where('id', slot('id')).andWhere('expires_at', '>', slot('now')), slot('version')).update({
+            id: slot('id'),
+            data: slot('data'),
+            expires_at: slot('expires_at'),
+            user_id: slot('user_id'),
+          }),
+        { id, now: Date.now(), version: expected.version, data: values.data, expires_at: values.expires_at, user_id: values.user_id },
+      );
+      if (statement.run(...bindings).changes !== 1) return undefined;
+      // Built field by field: a rest and a spread take V8's slow generic path.
+      return { existed: outcome.existed, written: true, consumedTokens: outcome.consumedTokens, consumedFlash: outcome.consumedFlash, record, version: this.#writtenVersion(values) };
     });
   }
+
 
   #readBetterSqlite(db: BetterSqliteDatabase, id: string): LiveRow | undefined {
     const { statement, bindings } = this.#native(db, this.knex(this.tableName).select('id', 'data', 'expires_at').where('id', id));

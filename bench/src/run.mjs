@@ -241,7 +241,10 @@ function target(name, a, b, minRatio, group = 'round two') {
   const cpuRatio = rb.cpuUs / ra.cpuUs;
   const byRps = ratio >= minRatio;
   const byCpu = cpuRatio >= minRatio;
-  const short = (x) => `${fmt((1 - x / minRatio) * 100, 0)}%`;
+  const short = (x) => {
+    const pct = (1 - x / minRatio) * 100;
+    return `${fmt(pct, pct < 1 ? 1 : 0)}%`;
+  };
   const status = byRps && byCpu ? 'holds' : byRps ? `holds on req/s; CPU/req short by ${short(cpuRatio)}` : byCpu ? `holds on CPU/req; req/s short by ${short(ratio)}` : `MISSED by ${short(ratio)} (req/s), ${short(cpuRatio)} (CPU/req)`;
   targets.push({ name, group, ratio, cpuRatio, minRatio, holds: byRps && byCpu, byRps, byCpu, status });
 }

@@ -291,7 +291,10 @@ export class KnexStore implements Store {
             });
             return statement.get(...bindings) as Row | undefined;
           })
-        : ((await this.#select(this.knex).where('id', id).andWhere('expires_at', '>', Date.now()).first()) as Row | undefined);
+        : this.dialect === 'postgres'
+          ? // The same, through knex.raw: knex's events, pool and errors, without building the query per call.
+            ((await this.#raw('get', (slot) => this.#select(this.knex).where('id', slot('id')).andWhere('expires_at', '>', slot('now')).limit(1), { id, now: Date.now() }))[0] as Row | undefined)
+          : ((await this.#select(this.knex).where('id', id).andWhere('expires_at', '>', Date.now()).first()) as Row | undefined);
       const current = row ? this.#read(row) : undefined;
       return current === MOVED ? undefined : current; // a rotated mark reads as absent
     });
@@ -364,12 +367,21 @@ export class KnexStore implements Store {
     const { record, ...outcome } = applyChange(expected.record, change);
     if (!record) return undefined;
     const values = this.#row(id, record, ttlSeconds);
-    const query = this.#whereUnchanged(this.knex(this.tableName).where('id', id).andWhere('expires_at', '>', Date.now()), expected.version as string);
     if (this.dialect === 'postgres') {
       // jsonb stores its own canonical text: the new version is what it now holds.
-      const rows = (await query.update(values, this.#returningData())) as Array<{ data: string }>;
-      return rows.length === 1 ? { ...outcome, written: true, record, version: rows[0]!.data } : undefined;
+      const rows = (await this.#raw(
+        'compare-and-set',
+        (slot) =>
+          this.#whereUnchanged(this.knex(this.tableName).where('id', slot('id')).andWhere('expires_at', '>', slot('now')), slot('version')).update(
+            { id: slot('id'), data: slot('data'), expires_at: slot('expires_at'), user_id: slot('user_id') },
+            this.#returningData(),
+          ),
+        { id, now: Date.now(), version: expected.version, data: values.data, expires_at: values.expires_at, user_id: values.user_id },
+      )) as Array<{ data: string }>;
+      if (rows.length !== 1) return undefined;
+      return { existed: outcome.existed, written: true, consumedTokens: outcome.consumedTokens, consumedFlash: outcome.consumedFlash, record, version: rows[0]!.data };
     }
+    const query = this.#whereUnchanged(this.knex(this.tableName).where('id', id).andWhere('expires_at', '>', Date.now()), expected.version as string);
     const swapped = Number(await query.update(values));
     return swapped === 1 ? { ...outcome, written: true, record, version: this.#writtenVersion(values) } : undefined;
   }
@@ -472,13 +484,8 @@ export class KnexStore implements Store {
     build: (slot: (name: string) => string) => Knex.QueryBuilder,
     values: Record<string, unknown>,
   ): { statement: BetterSqliteStatement; bindings: unknown[] } {
-    let compiled = this.#templates.get(kind);
-    if (compiled === undefined) {
-      const { sql, bindings } = build((name) => SLOT + name).toSQL().toNative();
-      compiled = { sql, from: (bindings as unknown[]).map((b) => (typeof b === 'string' && b.startsWith(SLOT) ? b.slice(SLOT.length) : { value: b })) };
-      this.#templates.set(kind, compiled);
-    }
-    const bindings = compiled.from.map((from) => (typeof from === 'string' ? values[from] : from.value));
+    const { sql, bindings } = this.#template(kind, true, build, values);
+    const compiled = { sql };
     let cache = statements.get(db);
     if (!cache) statements.set(db, (cache = new Map()));
     let statement = cache.get(compiled.sql);
@@ -488,6 +495,30 @@ export class KnexStore implements Store {
       cache.set(compiled.sql, statement);
     }
     return { statement, bindings };
+  }
+
+  /**
+   * A per-request statement's SQL, built by knex once per store with a marker in
+   * each binding's place, and the bindings of this call in their places. `native`:
+   * the driver's placeholders (better-sqlite3); else knex's `?`, for `knex.raw`.
+   */
+  #template(kind: string, native: boolean, build: (slot: (name: string) => string) => Knex.QueryBuilder, values: Record<string, unknown>): { sql: string; bindings: unknown[] } {
+    const key = native ? `native:${kind}` : kind;
+    let compiled = this.#templates.get(key);
+    if (compiled === undefined) {
+      const query = build((name) => SLOT + name).toSQL();
+      const { sql, bindings } = native ? query.toNative() : query;
+      compiled = { sql, from: (bindings as unknown[]).map((b) => (typeof b === 'string' && b.startsWith(SLOT) ? b.slice(SLOT.length) : { value: b })) };
+      this.#templates.set(key, compiled);
+    }
+    return { sql: compiled.sql, bindings: compiled.from.map((from) => (typeof from === 'string' ? values[from] : from.value)) };
+  }
+
+  /** Runs a per-request statement on PostgreSQL through `knex.raw` with its SQL built once (`#template`); the rows. */
+  async #raw(kind: string, build: (slot: (name: string) => string) => Knex.QueryBuilder, values: Record<string, unknown>): Promise<unknown[]> {
+    const { sql, bindings } = this.#template(kind, false, build, values);
+    const result = (await this.knex.raw(sql, bindings as Knex.RawBinding[])) as { rows: unknown[] };
+    return result.rows;
   }
 
   #compareAndSetBetterSqlite(id: string, change: SessionChange, ttlSeconds: number, expected: VersionedRecord): Promise<UpdateResult | undefined> {

@@ -38,7 +38,10 @@ export async function startFleet(options: { count?: number; env: Record<string, 
   const secret = randomBytes(32).toString('base64url');
   const instances: Instance[] = [];
   let proxy: Server | undefined;
-  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  // Free sockets are dropped after 4 s idle, before the demos' 5 s keep-alive timeout closes
+  // them: reusing a socket the server is closing is a reset (a 502 here) that says nothing
+  // about sessions. Seen once in a CI run on a loaded machine, between two test phases.
+  const agent = new Agent({ keepAlive: true, maxSockets: 64, timeout: 4000 });
   const stop = async () => {
     await new Promise<void>((resolve) => (proxy ? proxy.close(() => resolve()) : resolve()));
     proxy?.closeAllConnections();

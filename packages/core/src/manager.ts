@@ -4,6 +4,7 @@ import { applyChange, emptyRecord, isEmptyChange, isSessionRecord, stampChange }
 import { type CookieOptions, type ResolvedCookieOptions, type SessionCookie, expiredCookie, readCookieValues, resolveCookieOptions, sessionCookie } from './cookie.js';
 import { ConfigError, SessionError, SessionGoneError, StoreError, ValueError, toStoreError } from './errors.js';
 import { type CommitEvent, type DestroyEvent, type LoadEvent, type RegenerateEvent, type StoreEvent, type TimeoutEvent, diagnostics, idPrefix } from './diagnostics.js';
+import { Deadlines } from './deadlines.js';
 import { generateId, isIdShape } from './ids.js';
 import { MemoryStore } from './memory-store.js';
 import { COOKIE_LIMIT, Sealer } from './sealed.js';
@@ -143,6 +144,8 @@ export class SessionManager<Data extends object = DefaultData> {
   /** Cookie mode (`store: 'cookie'`): records travel sealed in the cookie. */
   readonly #sealer: Sealer | undefined;
   readonly #clock: () => number;
+  /** The storeTimeout of store calls (one timer for all calls in flight), or undefined when it is 0. */
+  readonly #deadlines: Deadlines | undefined;
   readonly #times: SessionTimes;
 
   readonly schema: StandardSchemaV1<any, Data> | undefined;
@@ -168,6 +171,7 @@ export class SessionManager<Data extends object = DefaultData> {
     this.saveUninitialized = options.saveUninitialized ?? false;
     this.maxSize = positive(options.maxSize ?? 4 * 1024 * 1024, 'maxSize');
     this.storeTimeout = nonNegative(options.storeTimeout ?? 5000, 'storeTimeout');
+    this.#deadlines = this.storeTimeout === 0 ? undefined : new Deadlines(this.storeTimeout);
     this.#clock = options.clock ?? (() => Date.now()); // late-bound: fake timers replace Date.now
     if (options.schema !== undefined && typeof (options.schema as Partial<StandardSchemaV1>)?.['~standard']?.validate !== 'function') {
       throw new ConfigError('[sess] options.schema must be a Standard Schema validator (zod 3.24+, valibot 1, arktype 2): it has no ["~standard"].validate().');
@@ -676,18 +680,19 @@ export class SessionManager<Data extends object = DefaultData> {
     } catch (err) {
       return Promise.reject(toStoreError(err, action));
     }
-    if (this.storeTimeout === 0) return promise.catch((err) => Promise.reject(toStoreError(err, action)));
+    const deadlines = this.#deadlines;
+    if (deadlines === undefined) return promise.catch((err) => Promise.reject(toStoreError(err, action)));
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const deadline = deadlines.start(() => {
         reject(new StoreError(`[sess] the session store did not ${action} within ${this.storeTimeout} ms: check the store's backend, or raise storeTimeout.`, { code: 'E_STORE_TIMEOUT' }));
-      }, this.storeTimeout);
+      });
       promise.then(
         (value) => {
-          clearTimeout(timer);
+          deadlines.settle(deadline);
           resolve(value);
         },
         (err) => {
-          clearTimeout(timer);
+          deadlines.settle(deadline);
           reject(toStoreError(err, action));
         },
       );

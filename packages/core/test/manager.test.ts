@@ -484,6 +484,59 @@ describe('store failures', () => {
     expect(Date.now() - started).toBeLessThan(1_000);
   });
 
+  it('overlapping calls that hang each time out on their own deadline, none early', async () => {
+    const { store, breakIt } = failing('hang');
+    const manager = make({ store, storeTimeout: 150 });
+    const { client } = await signedInClient(manager);
+    breakIt();
+    const started = Date.now();
+    const settledAt = (p: Promise<unknown>) => p.then(() => Infinity, () => Date.now() - started);
+    const first = settledAt(manager.load(client.cookie));
+    await new Promise((r) => setTimeout(r, 100));
+    const second = settledAt(manager.load(client.cookie));
+    const [a, b] = await Promise.all([first, second]);
+    expect(a).toBeGreaterThanOrEqual(140);
+    expect(b).toBeGreaterThanOrEqual(240); // its own 150 ms, not the first call's timer
+    expect(b - a).toBeGreaterThanOrEqual(80);
+  });
+
+  it('calls that settle never time out later, and the timeout still fires with Date and performance frozen', async () => {
+    const { store, breakIt } = failing('hang');
+    const manager = make({ store, storeTimeout: 80 });
+    const { client } = await signedInClient(manager);
+    for (let i = 0; i < 50; i++) await manager.load(client.cookie); // settled calls: nothing fires for them
+    await new Promise((r) => setTimeout(r, 120));
+    await expect(manager.load(client.cookie)).resolves.toBeDefined();
+    vi.useFakeTimers({ toFake: ['Date', 'performance'] });
+    try {
+      breakIt();
+      const hung = [manager.load(client.cookie), manager.load(client.cookie)].map((p) => p.then(() => 'loaded', (e: StoreError) => e.code));
+      expect(await Promise.all(hung)).toEqual(['E_STORE_TIMEOUT', 'E_STORE_TIMEOUT']);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a pending store call keeps the process alive until its timeout; settled calls leave nothing that does', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { fileURLToPath } = await import('node:url');
+    const core = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+    const script = (hang: boolean) => `
+      const { SessionManager, MemoryStore } = await import(${JSON.stringify(core)});
+      const inner = new MemoryStore({ sweepInterval: 0 });
+      const store = { get: (id) => ${hang} ? new Promise(() => {}) : inner.get(id), set: (...a) => inner.set(...a), update: (...a) => inner.update(...a), rotate: (...a) => inner.rotate(...a), destroy: (id) => inner.destroy(id) };
+      const manager = new SessionManager({ secret: 'x'.repeat(32), store, storeTimeout: ${hang ? 300 : 60_000} });
+      const s = await manager.load(undefined); s.put('a', 1); const cookie = await manager.commitCookie(s);
+      const started = Date.now();
+      await manager.load(cookie.name + '=' + cookie.value).then(() => console.log('loaded'), (e) => console.log(e.code, Date.now() - started >= 250));
+    `;
+    const run = (hang: boolean) => execFileSync(process.execPath, ['--input-type=module', '-e', script(hang)], { encoding: 'utf8', timeout: 20_000 }).trim();
+    const started = Date.now();
+    expect(run(false)).toBe('loaded');
+    expect(Date.now() - started).toBeLessThan(15_000); // not held for the 60 s storeTimeout
+    expect(run(true)).toBe('E_STORE_TIMEOUT true');
+  });
+
   it('the data survives an outage: after it, the same session is back intact', async () => {
     const { store, inner, breakIt } = failing('reject');
     const manager = make({ store });

@@ -10,7 +10,7 @@ import { MemoryStore } from './memory-store.js';
 import { COOKIE_LIMIT, Sealer } from './sealed.js';
 import { type StandardSchemaV1, checkData, describeIssues } from './schema.js';
 import { MANAGER, STATE, Session, type SessionTimes } from './session.js';
-import { sign, toKey, unsign } from './signature.js';
+import { Verifier, sign, toKey } from './signature.js';
 import type { DefaultData, SessionChange, SessionRecord, Store, UpdateResult, VersionedRecord } from './types.js';
 
 const debug = debuglog('sess');
@@ -141,6 +141,8 @@ export class SessionManager<Data extends object = DefaultData> {
   readonly maxSize: number;
   readonly storeTimeout: number;
   readonly #keys: readonly KeyObject[];
+  /** Checks cookie signatures, remembering the values it verified lately (see Verifier). */
+  readonly #verifier: Verifier;
   /** Cookie mode (`store: 'cookie'`): records travel sealed in the cookie. */
   readonly #sealer: Sealer | undefined;
   readonly #clock: () => number;
@@ -163,6 +165,7 @@ export class SessionManager<Data extends object = DefaultData> {
       }
     }
     this.#keys = secrets.map(toKey);
+    this.#verifier = new Verifier(this.#keys);
     this.cookie = resolveCookieOptions(options.cookie);
     this.idleTimeout = positive(options.idleTimeout ?? 1800, 'idleTimeout');
     this.absoluteTimeout = positive(options.absoluteTimeout ?? 28800, 'absoluteTimeout');
@@ -228,9 +231,9 @@ export class SessionManager<Data extends object = DefaultData> {
   async #load(cookieHeader: string | null | undefined, options: LoadOptions | undefined, trace?: Partial<LoadEvent>): Promise<Session<Data>> {
     const now = this.#clock();
     if (this.#sealer) return this.#loadSealed(this.#sealer, cookieHeader, options, now, trace);
-    let verified: { id: string; secretIndex: number } | undefined;
+    let verified: Readonly<{ id: string; secretIndex: number }> | undefined;
     for (const value of readCookieValues(cookieHeader, this.cookie.name)) {
-      verified = unsign(value, this.#keys);
+      verified = this.#verifier.verify(value);
       if (verified) break;
     }
     if (!verified) return this.#fresh(now);

@@ -40,3 +40,58 @@ export function unsign(value: string, secrets: readonly KeyObject[]): { id: stri
   }
   return undefined;
 }
+
+/** How many verified cookie values a manager remembers. */
+export const VERIFIED_CACHE_SIZE = 4096;
+
+/**
+ * `unsign` with a memory of the cookie values it verified lately, so a
+ * returning browser costs a Map lookup instead of an HMAC (in a server's CPU
+ * profile the HMAC is most of what a session read costs: its code is cold
+ * between requests).
+ *
+ * Why this is safe:
+ * - Only values that passed the constant-time HMAC check enter the memory. A
+ *   lookup hits only for the exact string of a cookie verified before, so a
+ *   forged or altered value always misses and is checked as before; a hit
+ *   needs the whole valid cookie, which is the credential itself.
+ * - A hit answers faster than a miss, but learning that needs the valid
+ *   cookie already. The string comparison inside the Map runs only for equal
+ *   hashes of unknown, secret strings: no usable signal.
+ * - The secrets are fixed for the manager's life (a rotation builds a new one),
+ *   so a value valid once stays valid; whether its session still exists is the
+ *   store's answer, asked on every request as before.
+ * - Bounded: the oldest value is forgotten past `VERIFIED_CACHE_SIZE` (first
+ *   in, first out), about 0.8 MB at most. Forged values never enter, so a
+ *   flood of them cannot evict anything; a flood of valid ones only costs HMACs.
+ * - The remembered strings are copies, never slices of a request's Cookie
+ *   header (a slice would keep the whole header alive).
+ */
+export class Verifier {
+  readonly #secrets: readonly KeyObject[];
+  readonly #seen = new Map<string, Readonly<{ id: string; secretIndex: number }>>();
+  readonly #max: number;
+
+  constructor(secrets: readonly KeyObject[], max = VERIFIED_CACHE_SIZE) {
+    this.#secrets = secrets;
+    this.#max = max;
+  }
+
+  /** How many verified values it remembers now. */
+  get size(): number {
+    return this.#seen.size;
+  }
+
+  verify(value: string): Readonly<{ id: string; secretIndex: number }> | undefined {
+    const known = this.#seen.get(value);
+    if (known !== undefined) return known;
+    const verified = unsign(value, this.#secrets);
+    if (verified === undefined) return undefined;
+    const seen = this.#seen;
+    if (seen.size >= this.#max) seen.delete(seen.keys().next().value as string);
+    const key = Buffer.from(value, 'latin1').toString('latin1'); // a flat copy (value is ASCII: checked by unsign)
+    const remembered = Object.freeze({ id: key.slice(0, 43), secretIndex: verified.secretIndex });
+    seen.set(key, remembered);
+    return remembered;
+  }
+}

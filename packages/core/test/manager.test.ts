@@ -1,4 +1,5 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
+import { Verifier, toKey } from '../src/signature.js';
 import { describe, expect, it, vi } from 'vitest';
 import { ConfigError, CsrfError, MemoryStore, SessionError, SessionManager, StoreError, ValueError, createCsrfCheck, managerOf, toManager, type Store } from '../src/index.js';
 import type { SessionManagerOptions } from '../src/index.js';
@@ -151,6 +152,54 @@ describe('secrets', () => {
     expect(refused.isNew).toBe(true);
     expect(refused.id).not.toBe(id);
     expect((await only.load(reissued!.split(';')[0])).id).toBe(id);
+  });
+});
+
+describe('verified cookie values remembered (Verifier)', () => {
+  const signed = (id: string, key: string) => `${id}.${createHmac('sha256', key).update(id).digest('base64url')}`;
+  const anId = () => randomBytes(32).toString('base64url');
+
+  it('remembers only values that verified, refuses a forged value every time, and stays bounded', () => {
+    const key = testSecret();
+    const verifier = new Verifier([toKey(key)], 3);
+    const id = anId();
+    const good = signed(id, key);
+    const forged = `${good.slice(0, -2)}${good.at(-2) === 'A' ? 'B' : 'A'}${good.at(-1)}`;
+    expect(verifier.verify(good)).toEqual({ id, secretIndex: 0 });
+    expect(verifier.verify(good)).toEqual({ id, secretIndex: 0 }); // remembered
+    expect(verifier.size).toBe(1);
+    for (let i = 0; i < 3; i++) expect(verifier.verify(forged)).toBeUndefined();
+    expect(verifier.verify(`${anId()}.${anId()}`)).toBeUndefined();
+    expect(verifier.size).toBe(1); // nothing unverified enters
+    const others = Array.from({ length: 5 }, () => signed(anId(), key));
+    for (const value of others) expect(verifier.verify(value)?.id).toBe(value.slice(0, 43));
+    expect(verifier.size).toBe(3); // the oldest forgotten
+    expect(verifier.verify(good)).toEqual({ id, secretIndex: 0 }); // checked again, still valid
+  });
+
+  it('an old-secret cookie is re-signed on every request, not only the first one it was verified on', async () => {
+    const store = new MemoryStore({ sweepInterval: 0 });
+    const [oldSecret, newSecret] = [testSecret(), testSecret()];
+    const { id, cookie } = await signedInClient(new SessionManager({ secret: oldSecret, store, cookie: { secure: false } }));
+    const after = new SessionManager({ secret: [newSecret, oldSecret], store, cookie: { secure: false } });
+    for (let i = 0; i < 3; i++) {
+      const session = await after.load(cookie);
+      expect(session.id).toBe(id);
+      expect(await after.commit(session)).toContain(`sess=${signed(id, newSecret)};`);
+    }
+  });
+
+  it('a tampered cookie is refused after the genuine one was seen, and reads nothing from the store', async () => {
+    const counting = countingStore();
+    const manager = make({ store: counting.store });
+    const { cookie, id } = await signedInClient(manager);
+    expect((await manager.load(cookie)).id).toBe(id);
+    const before = counting.total();
+    const value = cookie.slice(cookie.indexOf('=') + 1);
+    for (const tampered of [`${value.slice(0, 10)}${value[10] === 'x' ? 'y' : 'x'}${value.slice(11)}`, `${value.slice(0, -1)}${value.at(-1) === 'A' ? 'E' : 'A'}`, value.slice(0, -1), `${value}A`]) {
+      expect((await manager.load(`sess=${tampered}`)).isNew).toBe(true);
+    }
+    expect(counting.total()).toBe(before);
   });
 });
 

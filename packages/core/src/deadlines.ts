@@ -19,13 +19,19 @@ export interface Deadline {
   readonly expire: () => void;
 }
 
+/** A timer handle: a Node Timeout, or a number on runtimes without ref/unref (Deno, workerd). */
+type Timer = { ref?(): unknown; unref?(): unknown } | number;
+
 export class Deadlines {
   readonly #ms: number;
   #queue: Array<Deadline | undefined> = [];
   #head = 0;
   #pending = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timer: Timer | undefined;
   #target: Deadline | undefined;
+  /** The setTimeout/clearTimeout the timer came from: fake timers installed or removed later get a timer of their own. */
+  #armedWith: typeof setTimeout | undefined;
+  #clear: typeof clearTimeout | undefined;
 
   constructor(ms: number) {
     this.#ms = ms;
@@ -35,8 +41,15 @@ export class Deadlines {
   start(expire: () => void): Deadline {
     const entry: Deadline = { at: performance.now() + this.#ms, done: false, expire };
     this.#queue.push(entry);
-    if (this.#pending++ === 0) this.#timer?.ref();
+    if (this.#pending++ === 0) ref(this.#timer, true);
     if (this.#timer === undefined) this.#aim(entry, this.#ms);
+    else if (this.#armedWith !== setTimeout) {
+      // The test framework swapped the timers since (vi.useFakeTimers / useRealTimers):
+      // a timer of the other kind might never fire, so aim one of the current kind.
+      this.#clear?.(this.#timer as Parameters<typeof clearTimeout>[0]);
+      const head = this.#queue[this.#head]!;
+      this.#aim(head, Math.min(this.#ms, Math.max(1, Math.ceil(head.at - performance.now()))));
+    }
     return entry;
   }
 
@@ -44,7 +57,7 @@ export class Deadlines {
   settle(entry: Deadline): void {
     if (entry.done) return;
     entry.done = true;
-    if (--this.#pending === 0) this.#timer?.unref();
+    if (--this.#pending === 0) ref(this.#timer, false);
     this.#drop();
   }
 
@@ -63,8 +76,10 @@ export class Deadlines {
 
   #aim(entry: Deadline, delay: number): void {
     this.#target = entry;
-    this.#timer = setTimeout(this.#fire, delay);
-    if (this.#pending === 0) this.#timer.unref();
+    this.#armedWith = setTimeout;
+    this.#clear = clearTimeout;
+    this.#timer = setTimeout(this.#fire, delay) as Timer;
+    if (this.#pending === 0) ref(this.#timer, false);
   }
 
   readonly #fire = (): void => {
@@ -83,6 +98,14 @@ export class Deadlines {
     }
     this.#drop();
     const next = this.#queue[this.#head];
-    if (next !== undefined) this.#aim(next, Math.max(1, Math.ceil(next.at - now)));
+    if (next !== undefined) this.#aim(next, Math.min(this.#ms, Math.max(1, Math.ceil(next.at - now))));
   };
+}
+
+/** Lets the timer hold the process open (a call is pending) or not; a no-op where timers are numbers. */
+function ref(timer: Timer | undefined, on: boolean): void {
+  if (typeof timer === 'object') {
+    if (on) timer.ref?.();
+    else timer.unref?.();
+  }
 }

@@ -503,7 +503,7 @@ describe('store failures', () => {
       update: (id, c, t, e) => fail(() => inner.update(id, c, t, e)),
       rotate: (from, to, c, t, e) => fail(() => inner.rotate(from, to, c, t, e)),
     };
-    return { store, inner, breakIt: () => (broken = true) };
+    return { store, inner, breakIt: () => (broken = true), fixIt: () => (broken = false) };
   }
 
   it.each(['throw', 'reject'] as const)('a store that fails (%s) surfaces StoreError with its cause from load and commit, never a fresh session', async (mode) => {
@@ -564,6 +564,27 @@ describe('store failures', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it('times out under fake timers installed after a call armed a real timer, and under real timers after fake ones', async () => {
+    const { store, breakIt, fixIt } = failing('hang');
+    const manager = make({ store, storeTimeout: 1000 });
+    const { client } = await signedInClient(manager); // arms the shared timer with the real setTimeout
+    vi.useFakeTimers();
+    try {
+      breakIt();
+      const hung = manager.load(client.cookie).then(() => 'loaded', (e: StoreError) => e.code);
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(await hung).toBe('E_STORE_TIMEOUT');
+      fixIt();
+      await manager.load(client.cookie); // a timer armed with the fake setTimeout, never advanced
+    } finally {
+      vi.useRealTimers();
+    }
+    breakIt();
+    const started = Date.now();
+    await expect(manager.load(client.cookie)).rejects.toMatchObject({ code: 'E_STORE_TIMEOUT' });
+    expect(Date.now() - started).toBeLessThan(3000);
   });
 
   it('a pending store call keeps the process alive until its timeout; settled calls leave nothing that does', async () => {

@@ -174,6 +174,10 @@ export class SessionManager<Data extends object = DefaultData> {
     this.saveUninitialized = options.saveUninitialized ?? false;
     this.maxSize = positive(options.maxSize ?? 4 * 1024 * 1024, 'maxSize');
     this.storeTimeout = nonNegative(options.storeTimeout ?? 5000, 'storeTimeout');
+    if (this.storeTimeout > MAX_TIMER_MS) {
+      // Node runs a longer timer after 1 ms (with a warning): every store call would time out at once.
+      throw new ConfigError(`[sess] options.storeTimeout must be at most ${MAX_TIMER_MS} ms (about 24.8 days, the longest timer Node keeps), not ${this.storeTimeout}; 0 disables it.`);
+    }
     this.#deadlines = this.storeTimeout === 0 ? undefined : new Deadlines(this.storeTimeout);
     this.#clock = options.clock ?? (() => Date.now()); // late-bound: fake timers replace Date.now
     if (options.schema !== undefined && typeof (options.schema as Partial<StandardSchemaV1>)?.['~standard']?.validate !== 'function') {
@@ -739,6 +743,9 @@ function positive(value: number, name: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new ConfigError(`[sess] options.${name} must be a positive number, not ${String(value)}.`);
   return value;
 }
+
+/** The longest delay setTimeout keeps (2^31 - 1 ms). */
+const MAX_TIMER_MS = 2_147_483_647;
 
 function nonNegative(value: number, name: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new ConfigError(`[sess] options.${name} must be zero or a positive number, not ${String(value)}.`);

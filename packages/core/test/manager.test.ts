@@ -621,6 +621,8 @@ describe('configuration', () => {
   it('refuses a store without the contract methods and bad numbers', () => {
     expect(() => make({ store: {} as Store })).toThrow(/options.store has no get\(\) method/);
     expect(() => make({ idleTimeout: -1 })).toThrow(ConfigError);
+    expect(() => make({ storeTimeout: 2 ** 31 })).toThrow(/storeTimeout must be at most 2147483647 ms/);
+    expect(make({ storeTimeout: 2 ** 31 - 1 }).storeTimeout).toBe(2 ** 31 - 1);
     expect(() => make({ maxSize: 0 })).toThrow(ConfigError);
     expect(() => make({ storeTimeout: Number.NaN })).toThrow(ConfigError);
   });

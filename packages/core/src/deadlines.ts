@@ -19,6 +19,14 @@ export interface Deadline {
   readonly expire: () => void;
 }
 
+/** The longest delay a timer keeps (2^31 - 1 ms, about 24.8 days); Node runs a longer one after 1 ms. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/** Milliseconds between sweeps for an interval in seconds, capped at MAX_TIMER_MS (past it Node would sweep every millisecond). */
+export function sweepDelay(seconds: number): number {
+  return Math.min(seconds * 1000, MAX_TIMER_MS);
+}
+
 /** A timer handle: a Node Timeout, or a number on runtimes without ref/unref (Deno, workerd). */
 type Timer = { ref?(): unknown; unref?(): unknown } | number;
 

@@ -4,7 +4,7 @@ import { applyChange, emptyRecord, isEmptyChange, isSessionRecord, stampChange }
 import { type CookieOptions, type ResolvedCookieOptions, type SessionCookie, expiredCookie, readCookieValues, resolveCookieOptions, sessionCookie } from './cookie.js';
 import { ConfigError, SessionError, SessionGoneError, StoreError, ValueError, toStoreError } from './errors.js';
 import { type CommitEvent, type DestroyEvent, type LoadEvent, type RegenerateEvent, type StoreEvent, type TimeoutEvent, diagnostics, idPrefix } from './diagnostics.js';
-import { Deadlines } from './deadlines.js';
+import { Deadlines, MAX_TIMER_MS } from './deadlines.js';
 import { generateId, isIdShape } from './ids.js';
 import { MemoryStore } from './memory-store.js';
 import { COOKIE_LIMIT, Sealer } from './sealed.js';
@@ -743,9 +743,6 @@ function positive(value: number, name: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new ConfigError(`[sess] options.${name} must be a positive number, not ${String(value)}.`);
   return value;
 }
-
-/** The longest delay setTimeout keeps (2^31 - 1 ms). */
-const MAX_TIMER_MS = 2_147_483_647;
 
 function nonNegative(value: number, name: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new ConfigError(`[sess] options.${name} must be zero or a positive number, not ${String(value)}.`);

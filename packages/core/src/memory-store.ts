@@ -1,4 +1,6 @@
 import { ROTATED_MARK, ROTATED_MARK_TTL, applyChange, isRotatedMark, isSessionRecord, updateResult } from './change.js';
+import { ConfigError } from './errors.js';
+import { sweepDelay } from './deadlines.js';
 import type { SessionChange, SessionRecord, Store, StoredSession, UpdateResult, VersionedRecord } from './types.js';
 
 export interface MemoryStoreOptions {
@@ -63,12 +65,16 @@ export class MemoryStore implements Store {
     this.#clock = options.clock ?? (() => Date.now()); // late-bound: fake timers replace Date.now
     // The sweep timer starts with the first write, not here: Workers refuse timers
     // at the top level of a module, where a store is usually made.
-    this.#every = options.sweepInterval ?? 60;
+    const every = options.sweepInterval ?? 60;
+    if (typeof every !== 'number' || !Number.isFinite(every) || every < 0) {
+      throw new ConfigError(`[sess] MemoryStore's sweepInterval must be zero (no sweeps) or a positive number of seconds, not ${String(every)}.`);
+    }
+    this.#every = every;
   }
 
   #startSweeps(): void {
     if (this.#every <= 0 || this.#timer !== undefined || this.#closed) return;
-    this.#timer = setInterval(() => void this.prune(), this.#every * 1000);
+    this.#timer = setInterval(() => void this.prune(), sweepDelay(this.#every));
     // A sweep must never keep the process alive (runtimes without unref have no such issue).
     (this.#timer as { unref?: () => void }).unref?.();
   }

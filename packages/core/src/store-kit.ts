@@ -15,6 +15,7 @@
  */
 import { ROTATED_MARK, ROTATED_MARK_TTL, applyChange, isRotatedMark, isSessionRecord } from './change.js';
 import { type ConflictEvent, diagnostics, idPrefix } from './diagnostics.js';
+import { sweepDelay } from './deadlines.js';
 import { StoreError, toStoreError } from './errors.js';
 import type { RecordVersion, SessionChange, SessionRecord, UpdateResult, VersionedRecord } from './types.js';
 
@@ -155,7 +156,7 @@ export class Sweeper {
     if (options.interval > 0) {
       this.#timer = setInterval(() => {
         this.run().catch((err) => options.onError?.(err));
-      }, options.interval * 1000);
+      }, sweepDelay(options.interval));
       this.#timer.unref();
     }
   }

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryStore, emptyRecord } from '../src/index.js';
+import { ConfigError, MemoryStore, emptyRecord } from '../src/index.js';
+import { Sweeper } from '../src/store-kit.js';
 import { testStore } from '../src/testing.js';
 
 testStore({
@@ -15,6 +16,24 @@ testStore({
 describe('MemoryStore', () => {
   let store: MemoryStore | undefined;
   afterEach(() => store?.close());
+
+  it('refuses a sweepInterval that is not a number of seconds, and never sweeps every millisecond for a huge one', async () => {
+    for (const bad of [Number.NaN, -1, Infinity, '60' as unknown as number]) expect(() => new MemoryStore({ sweepInterval: bad })).toThrow(ConfigError);
+    let sweeps = 0;
+    class Counting extends MemoryStore {
+      override prune(): Promise<number> {
+        sweeps++;
+        return super.prune();
+      }
+    }
+    const huge = new Counting({ sweepInterval: 1e9 }); // over the longest timer Node keeps
+    store = huge;
+    await huge.set('a', emptyRecord(Date.now()), 60); // the first write starts the sweeps
+    const sweeper = new Sweeper({ interval: 1e9, sweep: async () => ++sweeps });
+    await new Promise((r) => setTimeout(r, 60));
+    await sweeper.close();
+    expect(sweeps).toBe(0);
+  });
 
   it('sweeps expired records on its timer', async () => {
     let now = 1_000;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { link, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, link, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { debuglog } from 'node:util';
 import { StoreError } from '@sess/core';
@@ -62,6 +62,7 @@ export async function acquireLock(path: string, options: LockOptions): Promise<R
         await unlink(path).catch(() => undefined);
         throw err;
       }
+      if (KEEP_OPEN) return () => releaseHeld(path, handle, token);
       await handle.close();
       return () => releaseLock(path, token);
     }
@@ -76,6 +77,33 @@ export async function acquireLock(path: string, options: LockOptions): Promise<R
     if (again) continue; // broken or released: try again at once
     await sleep(delay / 2 + Math.random() * delay);
     delay = Math.min(delay * 2, 50);
+  }
+}
+
+/**
+ * Whether a lock's file stays open while it is held, so the release can tell by
+ * inode that the file at the path is still ours (an inode cannot be reused while
+ * a descriptor holds it) instead of reading the token back: two file system
+ * calls instead of five. Not on Windows, where an open file resists being
+ * renamed aside by a breaker.
+ */
+const KEEP_OPEN = process.platform !== 'win32';
+
+/**
+ * Removes the lock only while the file at `path` is still the one this holder
+ * created (a breaker may have moved it aside as stale, and another holder may
+ * have created a new one since), then closes it.
+ */
+async function releaseHeld(path: string, handle: FileHandle, token: string): Promise<void> {
+  try {
+    const [mine, now] = await Promise.all([handle.stat(), stat(path).catch((err: unknown) => (errorCode(err) === 'ENOENT' ? undefined : Promise.reject(err)))]);
+    if (mine.ino === 0) return await releaseLock(path, token); // a file system without inode numbers: compare the token
+    if (now === undefined || now.ino !== mine.ino || now.dev !== mine.dev) return;
+    await unlink(path).catch((err: unknown) => {
+      if (errorCode(err) !== 'ENOENT') throw err;
+    });
+  } finally {
+    await handle.close();
   }
 }
 

@@ -6,7 +6,7 @@ import { debuglog } from 'node:util';
 import { ConfigError, StoreError } from '@sess/core';
 import { applyChange, isRotatedMark, isSessionRecord, ROTATED_MARK, ROTATED_MARK_TTL, Sweeper } from '@sess/core/store';
 import type { SessionChange, SessionRecord, Store, StoredSession, UpdateResult, VersionedRecord } from '@sess/core/store';
-import { TEMP_SUFFIX, writeAtomic } from './atomic-write.js';
+import { TEMP_SUFFIX, readWhole, writeAtomic } from './atomic-write.js';
 import { acquireLock, breakIfStale } from './file-lock.js';
 import { hashId, Layout } from './layout.js';
 
@@ -464,7 +464,7 @@ export class FileStore implements Store {
 
   async #readText(hash: string): Promise<string | undefined> {
     try {
-      return await readFile(this.#layout.sessionFile(hash), 'utf8');
+      return await readWhole(this.#layout.sessionFile(hash));
     } catch (err) {
       if (errorCode(err) === 'ENOENT') return undefined;
       throw err;

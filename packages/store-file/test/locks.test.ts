@@ -1,10 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { mkdir, readFile, unlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, unlink, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { emptyRecord, StoreError } from '@sess/core';
 import { FileStore } from '@sess/store-file';
+import { acquireLock } from '../src/file-lock.js';
 import { removeTempDirs, sha256, tempDir } from './helpers.js';
 
 afterAll(removeTempDirs);
@@ -71,6 +72,36 @@ describe('FileStore locks', () => {
     expect(Date.now() - started).toBeLessThan(2000);
     await unlink(sweepLock);
     expect(await store.prune()).toBe(1);
+  });
+
+  it('a holder whose lock was broken as stale never removes the lock the next holder took, and each holder removes only its own', async () => {
+    const dir = await tempDir();
+    const path = join(dir, 'held.lock');
+    const options = { timeout: 2000, stale: 50, mode: 0o600 };
+    for (let round = 0; round < 3; round++) {
+      const first = await acquireLock(path, options);
+      await new Promise((r) => setTimeout(r, 120)); // the first holder is slow: its lock turns stale
+      const second = await acquireLock(path, options); // breaks the first lock and takes the name
+      const secondToken = await readFile(path, 'utf8');
+      await first(); // the late release must leave the second holder's lock alone
+      expect(await readFile(path, 'utf8')).toBe(secondToken);
+      await second();
+      await expect(readFile(path, 'utf8')).rejects.toMatchObject({ code: 'ENOENT' });
+    }
+    const held = await acquireLock(path, options);
+    await held();
+    await expect(readFile(path, 'utf8')).rejects.toMatchObject({ code: 'ENOENT' });
+    expect((await readdir(dir)).filter((f) => f.includes('held'))).toEqual([]); // nothing left aside
+  });
+
+  it('reads a session file of any size whole (the read stops at a short read)', async () => {
+    const dir = await tempDir();
+    const store = new FileStore({ dir, sweepInterval: 0 });
+    for (const size of [0, 1, 16 * 1024 - 200, 16 * 1024, 40_000, 300_000]) {
+      const record = { ...emptyRecord(1), data: { blob: 'é'.repeat(size / 2) + 'x'.repeat(size % 2) } };
+      await store.set(`big-${size}`, record, 60);
+      expect((await store.get(`big-${size}`))?.record.data).toEqual(record.data);
+    }
   });
 
   it('breaks a lock older than lockStale even when its pid runs', async () => {

@@ -10,6 +10,9 @@ import type { SessionCookie } from '../cookie.js';
 import { type SessionManager, type SessionManagerOptions, toManager } from '../manager.js';
 import { STATE, type Session } from '../session.js';
 import type { DefaultData } from '../types.js';
+import { diagnostics } from '../diagnostics.js';
+
+const NOTHING: Promise<undefined> = Promise.resolve(undefined);
 
 /** What the lifecycle needs to know of a request, whatever the framework. */
 export interface Exchange {
@@ -135,6 +138,9 @@ export class SessionRequest<Data extends object = DefaultData> {
    * `SessionGoneError` (409). Calling it again returns the same result.
    */
   finish(outcome: Outcome = {}): Promise<SessionCookie | undefined> {
+    // An untouched session (most reads): nothing to write, delete or send, and nobody
+    // listening for the commit's event, so no async commit runs.
+    if (this.#finished === undefined && !diagnostics.commit.hasSubscribers && !this.manager.needsCommit(this.session)) return NOTHING;
     this.#finished ??= this.failed(outcome) && !this.lifecycle.commitOnError ? this.manager.rollback(this.session) : this.manager.commitCookie(this.session);
     return this.#finished;
   }

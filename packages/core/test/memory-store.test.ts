@@ -35,6 +35,30 @@ describe('MemoryStore', () => {
     expect(sweeps).toBe(0);
   });
 
+  it('parses a record once while it is unchanged: reads share one deeply frozen record, and a write is seen at once', async () => {
+    store = new MemoryStore({ sweepInterval: 0 });
+    await store.set('a', { ...emptyRecord(1), data: { cart: [{ sku: 'x' }], n: 1 } }, 60);
+    const first = await store.get('a');
+    const second = await store.get('a');
+    expect(second!.record).toBe(first!.record);
+    expect(second!.version).toBe(first!.version);
+    expect(Object.isFrozen(first!.record) && Object.isFrozen(first!.record.data) && Object.isFrozen((first!.record.data.cart as object[])[0])).toBe(true);
+    expect(() => {
+      (first!.record.data as Record<string, unknown>).n = 2;
+    }).toThrow(TypeError);
+    const written = await store.update('a', { increment: { n: 1 }, lastSeen: 2 }, 60, first);
+    expect(written).toMatchObject({ written: true });
+    const third = await store.get('a');
+    expect(third!.record).not.toBe(first!.record);
+    expect(third!.record.data).toEqual({ cart: [{ sku: 'x' }], n: 2 });
+    expect(first!.record.data).toEqual({ cart: [{ sku: 'x' }], n: 1 }); // what was handed out never changes
+    // Over the bound, every record is still read right.
+    for (let i = 0; i < 1200; i++) await store.set(`s${i}`, { ...emptyRecord(1), data: { i } }, 60);
+    for (let round = 0; round < 2; round++) for (let i = 0; i < 1200; i += 7) expect((await store.get(`s${i}`))!.record.data).toEqual({ i });
+    await store.destroy('a');
+    expect(await store.get('a')).toBeUndefined();
+  });
+
   it('sweeps expired records on its timer', async () => {
     let now = 1_000;
     store = new MemoryStore({ sweepInterval: 0.05, clock: () => now });
